@@ -1,0 +1,45 @@
+"""resulttracker: jobs hand their results back through a shared store.
+
+A job writes ``tracker["exp1/trial7"] = {"loss": 0.12}``; whoever launched it
+reads ``tracker["exp1/trial7"]``. A drop-in, hardened reimplementation of
+``torchx.runtime.tracking``.
+"""
+
+from __future__ import annotations
+
+from .api import Record, ResultTracker, StoreTracker
+from .backends.fsspec import FsspecResultTracker
+from .errors import (
+    CorruptResultError,
+    InvalidKeyError,
+    InvalidResultError,
+    InvalidResultTypeError,
+    KeyConflictError,
+    ResultTrackerError,
+    StoreError,
+    WaitTimeoutError,
+)
+from .registry import open_tracker
+from .validation import KeyType, Results, ResultType
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CorruptResultError",
+    "FsspecResultTracker",
+    "InvalidKeyError",
+    "InvalidResultError",
+    "InvalidResultTypeError",
+    "KeyConflictError",
+    "KeyType",
+    "Record",
+    "ResultTracker",
+    "ResultTrackerError",
+    "ResultType",
+    "Results",
+    "StoreError",
+    "StoreTracker",
+    "WaitTimeoutError",
+    "__version__",
+    "open_tracker",
+]

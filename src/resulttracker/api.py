@@ -1,0 +1,319 @@
+"""The tracker API: the torchx contract plus everything built on it.
+
+:class:`ResultTracker` is the torchx ``ResultTracker`` (abstract ``put`` and
+``get``, map syntax) with the rest of the user-facing API written once on top of
+a few optional primitives. :class:`StoreTracker` is the base of the bundled
+backends: it implements ``put``/``get`` by validating, encoding and handing one
+document per key to four storage primitives, so a backend never validates or
+encodes anything itself.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import codec
+from .errors import InvalidKeyError, WaitTimeoutError
+from .validation import (
+    KeyType,
+    Results,
+    ResultType,
+    check_result_names,
+    normalize_key,
+    normalize_keys,
+    normalize_prefix,
+    normalize_results,
+)
+
+__all__ = ["Record", "ResultTracker", "StoreTracker"]
+
+#: How many keys derived methods fetch per round trip by default.
+BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Record:
+    """One key's results as returned by :meth:`ResultTracker.scan`.
+
+    Attributes
+    ----------
+    key : str
+        The key, in its canonical ``str`` form.
+    results : dict
+        The results stored at the key.
+    modified : datetime or None
+        When the key was last written, timezone-aware, from the store's own
+        metadata; ``None`` only for stores that keep no such time.
+    """
+
+    key: str
+    results: Results
+    modified: datetime | None = None
+
+
+class ResultTracker(abc.ABC):
+    """Base result tracker: a job ``put``\\s results under a key, others ``get`` them.
+
+    Subclasses must implement :meth:`put` and :meth:`get` (the torchx contract).
+    ``tracker[key] = {...}`` calls ``put`` and ``tracker[key]`` calls ``get``.
+    Listing, deletion and scanning need the optional primitives
+    :meth:`_list_keys` and :meth:`_delete`; a subclass without them still gets
+    ``get_many``, ``wait`` and ``wait_many``.
+
+    Keys are ``int`` or ``str`` (``tracker[1]`` and ``tracker["1"]`` are one
+    entry); result values are ``int``, ``float``, ``bool`` or ``str``. Names
+    with slashes such as ``"loss/mean"`` and ``"loss/sem"`` are the convention
+    for statistics and are stored untouched.
+    """
+
+    # -- the torchx contract ---------------------------------------------------------
+
+    @abc.abstractmethod
+    def put(self, key: KeyType, /, **results: ResultType) -> None:
+        """Store ``results`` under ``key``, replacing what was there.
+
+        Raises
+        ------
+        InvalidKeyError
+            The key breaks a rule (see :mod:`resulttracker.validation`).
+        InvalidResultError
+            A result name or value breaks a rule. Nothing is written.
+        """
+
+    @abc.abstractmethod
+    def get(self, key: KeyType) -> Results:
+        """Return the results stored under ``key``, or ``{}`` if there are none.
+
+        Never blocks and never raises for a missing key.
+
+        Raises
+        ------
+        InvalidKeyError
+            The key breaks a rule.
+        CorruptResultError
+            What is stored at the key is not a valid results document.
+        """
+
+    def __getitem__(self, key: KeyType) -> Results:
+        return self.get(key)
+
+    def __setitem__(self, key: KeyType, results: Mapping[str, ResultType]) -> None:
+        check_result_names(results)
+        self.put(key, **results)
+
+    # -- optional primitives ---------------------------------------------------------
+
+    def _list_keys(self, prefix: str) -> Iterable[str]:
+        """Yield every stored key under ``prefix`` (``""``: all), in any order."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its keys")
+
+    def _delete(self, key: str) -> bool:
+        """Remove ``key``; return whether it existed."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete keys")
+
+    def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
+        """Yield ``(key, results)`` for each of ``keys`` (validated, distinct).
+
+        Note for implementers: this default sends one ``get`` per key; override
+        it where the store can fetch many keys at once.
+        """
+        for key in keys:
+            yield key, self.get(key)
+
+    def _scan(self, prefix: str) -> Iterator[Record]:
+        """Yield a :class:`Record` for every key under ``prefix``, sorted by key.
+
+        Note for implementers: this default lists, then reads in batches through
+        :meth:`_get_many`, and knows no modification times; override it where
+        the store returns documents with their times in one pass.
+        """
+        keys = sorted(self._list_keys(prefix))
+        for start in range(0, len(keys), BATCH_SIZE):
+            for key, results in self._get_many(keys[start : start + BATCH_SIZE]):
+                if results:
+                    yield Record(key=key, results=results, modified=None)
+
+    # -- the derived API -------------------------------------------------------------
+
+    def keys(self, prefix: str | None = None) -> Iterator[str]:
+        """Iterate over the stored keys, sorted, optionally only those under ``prefix``.
+
+        A prefix selects whole path segments: ``"exp1"`` selects ``exp1`` and
+        ``exp1/...`` but not ``exp10``.
+        """
+        return iter(sorted(self._list_keys(normalize_prefix(prefix))))
+
+    def __iter__(self) -> Iterator[str]:
+        return self.keys()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._list_keys(""))
+
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` has results (an invalid key has none)."""
+        try:
+            return bool(self.get(key))  # type: ignore[arg-type]
+        except InvalidKeyError:
+            return False
+
+    def delete(self, key: KeyType) -> bool:
+        """Remove ``key`` and its results; return whether it existed."""
+        return self._delete(normalize_key(key))
+
+    def __delitem__(self, key: KeyType) -> None:
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def get_many(self, keys: Iterable[KeyType]) -> dict[str, Results]:
+        """Return ``{key: results}`` for each of ``keys``, in the order given.
+
+        Keys without results map to ``{}``. Every key is validated before any is
+        read; stores that support it fetch many keys per round trip.
+        """
+        wanted = normalize_keys(keys)
+        found: dict[str, Results] = {key: {} for key in wanted}
+        for start in range(0, len(wanted), BATCH_SIZE):
+            found.update(self._get_many(wanted[start : start + BATCH_SIZE]))
+        return found
+
+    def scan(self, prefix: str | None = None) -> Iterator[Record]:
+        """Iterate over every key's :class:`Record` (key, results, modified time),
+        sorted by key, optionally only under ``prefix``.
+
+        Results are fetched in batches, so memory stays bounded however large the
+        store is; keys deleted while the scan runs are left out.
+        """
+        return self._scan(normalize_prefix(prefix))
+
+    def items(self, prefix: str | None = None) -> Iterator[tuple[str, Results]]:
+        """Iterate over ``(key, results)`` pairs, like :meth:`scan` without times."""
+        return ((record.key, record.results) for record in self.scan(prefix))
+
+    def wait(self, key: KeyType, *, timeout: float, poll_interval: float = 0.5) -> Results:
+        """Block until ``key`` has results and return them.
+
+        Raises
+        ------
+        WaitTimeoutError
+            (a ``TimeoutError``) ``timeout`` seconds passed first; names the key.
+        """
+        (results,) = self.wait_many([key], timeout=timeout, poll_interval=poll_interval).values()
+        return results
+
+    def wait_many(
+        self, keys: Iterable[KeyType], *, timeout: float, poll_interval: float = 0.5
+    ) -> dict[str, Results]:
+        """Block until every one of ``keys`` has results; return ``{key: results}``
+        in the order given.
+
+        Every ``poll_interval`` seconds the keys still missing are fetched
+        together with :meth:`get_many`.
+
+        Raises
+        ------
+        WaitTimeoutError
+            (a ``TimeoutError``) ``timeout`` seconds passed first; its ``missing``
+            attribute and message list the keys that had no results.
+        """
+        _check_duration("timeout", timeout, allow_zero=True)
+        _check_duration("poll_interval", poll_interval, allow_zero=False)
+        wanted = normalize_keys(keys)
+        deadline = time.monotonic() + timeout
+        done: dict[str, Results] = {}
+        missing = wanted
+        while True:
+            done.update(
+                (key, results) for key, results in self.get_many(missing).items() if results
+            )
+            missing = [key for key in wanted if key not in done]
+            remaining = deadline - time.monotonic()
+            if not missing:
+                return {key: done[key] for key in wanted}
+            if remaining <= 0:
+                raise WaitTimeoutError(missing, timeout)
+            time.sleep(min(poll_interval, remaining))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _check_duration(name: str, value: object, *, allow_zero: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound} seconds, got {value!r}")
+
+
+class StoreTracker(ResultTracker):
+    """Base of trackers whose store keeps one encoded document per key.
+
+    ``put`` validates and encodes (:mod:`resulttracker.codec`) once, then calls
+    :meth:`_write`; ``get`` calls :meth:`_read` and decodes. A backend
+    implements :meth:`_read`, :meth:`_write`, :meth:`_delete`, :meth:`_list_keys`
+    and :meth:`_location`, and may override :meth:`_read_many` and
+    :meth:`_scan_documents` to be faster or to report modification times.
+    """
+
+    @abc.abstractmethod
+    def _read(self, key: str) -> bytes | None:
+        """Return the document stored at ``key``, or ``None`` if there is none."""
+
+    @abc.abstractmethod
+    def _write(self, key: str, document: bytes) -> None:
+        """Store ``document`` at ``key`` so that readers see the old or the new
+        document, never a mix."""
+
+    @abc.abstractmethod
+    def _location(self, key: str) -> str:
+        """Where ``key`` is stored, for error messages (no credentials)."""
+
+    def _read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
+        """Yield ``(key, document or None)`` for each of ``keys``.
+
+        Note for implementers: this default reads one key at a time.
+        """
+        for key in keys:
+            yield key, self._read(key)
+
+    def _scan_documents(self, prefix: str) -> Iterable[tuple[str, bytes | None, datetime | None]]:
+        """Yield ``(key, document or None, modified)`` for every key under
+        ``prefix``, sorted by key.
+
+        Note for implementers: this default reads in batches through
+        :meth:`_read_many` and knows no modification times.
+        """
+        keys = sorted(self._list_keys(prefix))
+        for start in range(0, len(keys), BATCH_SIZE):
+            for key, document in self._read_many(keys[start : start + BATCH_SIZE]):
+                yield key, document, None
+
+    # -- the contract, on top of the primitives ------------------------------------------
+
+    def put(self, key: KeyType, /, **results: ResultType) -> None:
+        name = normalize_key(key)
+        self._write(name, codec.encode(normalize_results(results, key=name), key=name))
+
+    def get(self, key: KeyType) -> Results:
+        name = normalize_key(key)
+        document = self._read(name)
+        if document is None:
+            return {}
+        return codec.decode(document, key=name, location=self._location(name))
+
+    def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
+        for key, document in self._read_many(keys):
+            if document is not None:
+                yield key, codec.decode(document, key=key, location=self._location(key))
+
+    def _scan(self, prefix: str) -> Iterator[Record]:
+        decode, location = codec.decode, self._location
+        for key, document, modified in self._scan_documents(prefix):
+            if document is not None:
+                results = decode(document, key=key, location=location(key))
+                yield Record(key=key, results=results, modified=modified)

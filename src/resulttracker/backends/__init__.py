@@ -1,0 +1,1 @@
+"""The bundled backends; :func:`resulttracker.open_tracker` picks one by URL."""

@@ -15,6 +15,7 @@ from resulttracker import (
     CorruptResultError,
     InvalidKeyError,
     InvalidResultError,
+    KeyConflictError,
     Record,
     ResultTrackerError,
     WaitTimeoutError,
@@ -165,6 +166,20 @@ def test_keys_a_store_cannot_hold_literally_are_refused(store: StoreHarness) -> 
         store.tracker[key] = {"x": 1}
         assert store.tracker[key] == {"x": 1}
         assert list(store.tracker.keys()) == [key]
+
+
+def test_a_key_and_keys_below_it_coexist_or_conflict_cleanly(store: StoreHarness) -> None:
+    # Object stores hold "a" and "a/b" side by side; file systems cannot, and say so.
+    store.tracker["a"] = {"x": 1}
+    if store.name in ("local", "memory"):
+        with pytest.raises(KeyConflictError, match="'a/b'"):
+            store.tracker["a/b"] = {"x": 2}
+        assert store.raw_names() == {"base/a"}
+    else:
+        store.tracker["a/b"] = {"x": 2}
+        assert list(store.tracker.keys()) == ["a", "a/b"]
+        assert store.tracker["a/b"] == {"x": 2}
+    assert store.tracker["a"] == {"x": 1}
 
 
 # -- validation: clear errors and nothing written ------------------------------------------

@@ -475,12 +475,19 @@ class RemoteFiles:
 
         def write() -> None:
             try:
-                self.fs.pipe_file(path, document)
-            except FileNotFoundError:
-                # File systems with real folders (sftp, smb...) need the parent
-                # first; object stores never get here, so a write stays one PUT.
-                self.fs.makedirs(self.fs._parent(path), exist_ok=True)
-                self.fs.pipe_file(path, document)
+                try:
+                    self.fs.pipe_file(path, document)
+                except FileNotFoundError:
+                    # File systems with real folders (sftp, memory...) may need the
+                    # parent first; object stores never get here: a write stays one PUT.
+                    self.fs.makedirs(self.fs._parent(path), exist_ok=True)
+                    self.fs.pipe_file(path, document)
+            except (FileExistsError, IsADirectoryError, NotADirectoryError) as error:
+                raise KeyConflictError(
+                    f"cannot store key {key!r} on {self._shown_base!r}: another key is a "
+                    f"prefix of it, or it is the prefix of other keys ({error}); this file "
+                    "system cannot hold a key that is also a folder"
+                ) from error
 
         self._call(f"writing key {key!r}", write)
 

@@ -1,0 +1,50 @@
+"""A writer killed with SIGKILL at a random moment never leaves a broken key."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from resulttracker import FsspecResultTracker
+
+from .. import workers
+from .conftest import scale
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def test_sigkilled_writers_leave_complete_previous_or_new_values(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    tracker = FsspecResultTracker(base)
+    keys = [f"k{number}" for number in range(5)]
+    for number, key in enumerate(keys):
+        tracker[key] = workers.consistent_results(0, number, width=400)
+    rng = random.Random(1234)
+    kills_mid_run = 0
+    for _ in range(scale(50, 10)):
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "tests.workers", str(base)],
+            cwd=REPOSITORY,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert writer.stdout is not None
+        writer.stdout.readline()  # at least one put has completed: the writer is busy
+        time.sleep(rng.uniform(0, 0.05))
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        kills_mid_run += writer.returncode == -signal.SIGKILL
+        assert list(tracker.keys()) == keys  # no temporary file shows up as a key
+        for key, results in tracker.get_many(keys).items():
+            assert results == workers.consistent_results(
+                results["writer"], results["number"], width=400
+            ), key
+    assert kills_mid_run > 0
+    # Whatever the kills left behind is only temporary files, which a check removes.
+    stray = tracker._files.temporary_files()  # type: ignore[union-attr]
+    assert all(Path(path).name.startswith(".rttmp-") for path in stray)

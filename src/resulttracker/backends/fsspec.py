@@ -21,10 +21,11 @@ import random
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import fsspec
 import fsspec.asyn
+import fsspec.exceptions
 from fsspec.implementations.local import LocalFileSystem
 
 from .._urls import redact_url
@@ -34,8 +35,6 @@ from ..errors import InvalidKeyError, KeyConflictError, ResultTrackerError, Stor
 from ..validation import TEMP_PREFIX, key_has_prefix
 
 __all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles"]
-
-T = TypeVar("T")
 
 #: Extras that provide the file systems of these protocols.
 _EXTRA_FOR_PROTOCOL = {
@@ -70,6 +69,11 @@ class FsspecResultTracker(StoreTracker):
     tracker_base : str or os.PathLike
         A local folder or any fsspec URL (``s3://bucket/exp``, ``gs://...``,
         ``memory://...``). It is created on the first write.
+    operation_timeout : float or None, default 60
+        On async file systems (S3, GCS, Azure, HTTP): the most one operation
+        (a get, a put, a listing, one batch of a scan) may take, retries
+        included, before :class:`StoreError` is raised. ``None``: no limit.
+        Local folders use plain system calls and have no such limit.
     **storage_options
         Passed to the file system (for s3fs: ``endpoint_url``, ``key``,
         ``secret``, ``anon``, ``config_kwargs``...). On S3 the defaults are a
@@ -89,7 +93,14 @@ class FsspecResultTracker(StoreTracker):
     0.12
     """
 
-    def __init__(self, tracker_base: str | os.PathLike[str], /, **storage_options: Any) -> None:
+    def __init__(
+        self,
+        tracker_base: str | os.PathLike[str],
+        /,
+        *,
+        operation_timeout: float | None = 60.0,
+        **storage_options: Any,
+    ) -> None:
         base = os.fspath(tracker_base)
         if not isinstance(base, str) or not base:
             raise ValueError(f"tracker_base must be a non-empty path or URL, got {tracker_base!r}")
@@ -100,7 +111,9 @@ class FsspecResultTracker(StoreTracker):
         if isinstance(fs, LocalFileSystem):
             self._files = LocalFiles(root)
         else:
-            self._files = RemoteFiles(fs, root, shown_base=self._shown_base)
+            self._files = RemoteFiles(
+                fs, root, shown_base=self._shown_base, operation_timeout=operation_timeout
+            )
 
     @property
     def tracker_base(self) -> str:
@@ -381,11 +394,21 @@ def _modified(info: Mapping[str, Any]) -> datetime | None:
 
 
 class RemoteFiles:
-    """File I/O through an fsspec file system; one request per write."""
+    """File I/O through an fsspec file system; one request per write.
 
-    def __init__(self, fs: Any, root: str, *, shown_base: str) -> None:
+    On async file systems (s3fs, gcsfs, adlfs, http) every call runs on the file
+    system's event loop under one deadline, ``operation_timeout`` seconds: the
+    storage libraries' own retries can otherwise stack up to minutes against an
+    endpoint that accepts connections and never answers.
+    """
+
+    def __init__(
+        self, fs: Any, root: str, *, shown_base: str, operation_timeout: float | None
+    ) -> None:
         self.fs = fs
         self.root = root
+        self.operation_timeout = operation_timeout
+        self._async = bool(getattr(fs, "async_impl", False))
         self._prefix = root + "/" if root else ""
         self._shown_base = shown_base
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
@@ -410,25 +433,61 @@ class RemoteFiles:
     def location(self, key: str) -> str:
         return redact_url(self._url_prefix + key)
 
-    def _call(self, operation: str, function: Callable[[], T]) -> T:
-        """Run one storage call, turning storage-library errors into :class:`StoreError`."""
+    def _run(
+        self,
+        operation: str,
+        function: Callable[..., Any],
+        coroutine_function: Callable[..., Any] | None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Run one storage call (the coroutine, under the deadline, on async file
+        systems), turning storage-library errors into :class:`StoreError`."""
         try:
-            return function()
-        except (*_MISSING, ResultTrackerError):
-            raise
+            if coroutine_function is not None:
+                return fsspec.asyn.sync(
+                    self.fs.loop,
+                    coroutine_function,
+                    *args,
+                    timeout=self.operation_timeout,
+                    **kwargs,
+                )
+            return function(*args, **kwargs)
+        except (*_MISSING, FileExistsError, ResultTrackerError):
+            raise  # a missing key, or a key conflict (see ``write``)
+        except fsspec.exceptions.FSTimeoutError as error:
+            raise StoreError(
+                f"{operation} on {self._shown_base!r} did not finish within "
+                f"{self.operation_timeout:g} s (operation_timeout)"
+            ) from error
         except Exception as error:
             raise StoreError(
                 f"{operation} on {self._shown_base!r} failed: {type(error).__name__}: {error}"
             ) from error
 
+    def _call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``fs.<method>(...)``, or its coroutine ``fs._<method>`` on async file systems."""
+        coroutine_function = getattr(self.fs, "_" + method, None) if self._async else None
+        return self._run(operation, getattr(self.fs, method), coroutine_function, *args, **kwargs)
+
     def read(self, key: str) -> bytes | None:
-        path = self.path(key)
-        if getattr(self.fs, "async_impl", False):
-            found: bytes | None = self._call(
-                f"reading key {key!r}", lambda: fsspec.asyn.sync(self.fs.loop, self._fetch, path)
-            )
-            return found
-        return self._call(f"reading key {key!r}", lambda: self._fetch_sync(path))
+        found: bytes | None = self._run(
+            f"reading key {key!r}",
+            self._fetch_sync,
+            self._fetch if self._async else None,
+            self.path(key),
+        )
+        return found
+
+    def read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
+        paths = [self.path(key) for key in keys]
+        documents = self._run(
+            f"reading {len(keys)} keys",
+            self._fetch_many_sync,
+            self._fetch_many if self._async else None,
+            paths,
+        )
+        return zip(keys, documents, strict=True)
 
     def _fetch_sync(self, path: str) -> bytes | None:
         try:
@@ -451,17 +510,10 @@ class RemoteFiles:
             data = await self.fs._cat_file(path)
         return bytes(data)
 
-    def read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
-        if not getattr(self.fs, "async_impl", False):
-            return [(key, self.read(key)) for key in keys]
-        paths = [self.path(key) for key in keys]
-        documents = self._call(
-            f"reading {len(keys)} keys",
-            lambda: fsspec.asyn.sync(self.fs.loop, self._read_concurrently, paths),
-        )
-        return zip(keys, documents, strict=True)
+    def _fetch_many_sync(self, paths: list[str]) -> list[bytes | None]:
+        return [self._fetch_sync(path) for path in paths]
 
-    async def _read_concurrently(self, paths: list[str]) -> list[bytes | None]:
+    async def _fetch_many(self, paths: list[str]) -> list[bytes | None]:
         limit = asyncio.Semaphore(_READ_CONCURRENCY)
 
         async def read_one(path: str) -> bytes | None:
@@ -472,67 +524,57 @@ class RemoteFiles:
 
     def write(self, key: str, document: bytes) -> None:
         path = self.path(key)
-
-        def write() -> None:
+        operation = f"writing key {key!r}"
+        try:
             try:
-                try:
-                    self.fs.pipe_file(path, document)
-                except FileNotFoundError:
-                    # File systems with real folders (sftp, memory...) may need the
-                    # parent first; object stores never get here: a write stays one PUT.
-                    self.fs.makedirs(self.fs._parent(path), exist_ok=True)
-                    self.fs.pipe_file(path, document)
-            except (FileExistsError, IsADirectoryError, NotADirectoryError) as error:
-                raise KeyConflictError(
-                    f"cannot store key {key!r} on {self._shown_base!r}: another key is a "
-                    f"prefix of it, or it is the prefix of other keys ({error}); this file "
-                    "system cannot hold a key that is also a folder"
-                ) from error
-
-        self._call(f"writing key {key!r}", write)
+                self._call(operation, "pipe_file", path, document)
+            except FileNotFoundError:
+                # File systems with real folders (sftp, memory...) may need the
+                # parent first; object stores never get here: a write stays one PUT.
+                self._call(operation, "makedirs", self.fs._parent(path), exist_ok=True)
+                self._call(operation, "pipe_file", path, document)
+        except (FileExistsError, IsADirectoryError, NotADirectoryError) as error:
+            raise KeyConflictError(
+                f"cannot store key {key!r} on {self._shown_base!r}: another key is a "
+                f"prefix of it, or it is the prefix of other keys ({error}); this file "
+                "system cannot hold a key that is also a folder"
+            ) from error
 
     def delete(self, key: str) -> bool:
         path = self.path(key)
-
-        def delete() -> bool:
-            self.fs.invalidate_cache(path)
-            try:
-                info = self.fs.info(path)
-            except _MISSING:
-                return False
-            if info.get("type") != "file":
-                return False
-            self.fs.rm_file(path)
-            return True
-
-        return self._call(f"deleting key {key!r}", delete)
+        operation = f"deleting key {key!r}"
+        self.fs.invalidate_cache(path)
+        try:
+            info = self._call(operation, "info", path)
+        except _MISSING:
+            return False
+        if info.get("type") != "file":
+            return False
+        self._call(operation, "rm_file", path)
+        return True
 
     def entries(self, prefix: str) -> dict[str, Mapping[str, Any]]:
         """``{key: info}`` for every file under ``prefix``, freshly listed."""
         start = self.path(prefix) if prefix else self.root
-
-        def listing() -> dict[str, Mapping[str, Any]]:
-            # Listings are cached by some file systems (s3fs): another process's
-            # writes must show up on the next call.
-            self.fs.invalidate_cache(start)
-            try:
-                found = self.fs.find(start, detail=True)
-            except _MISSING:
-                return {}
-            skip = len(self._prefix)
-            entries = {}
-            for path, info in found.items():
-                path = self.fs._strip_protocol(path)
-                if not path.startswith(self._prefix) or info.get("type", "file") != "file":
-                    continue
-                key = path[skip:]
-                if key.rpartition("/")[2].startswith(TEMP_PREFIX):
-                    continue
-                if key_has_prefix(key, prefix):
-                    entries[key] = info
-            return entries
-
-        return self._call("listing keys", listing)
+        # Listings are cached by some file systems (s3fs): another process's
+        # writes must show up on the next call.
+        self.fs.invalidate_cache(start)
+        try:
+            found = self._call("listing keys", "find", start, detail=True)
+        except _MISSING:
+            return {}
+        skip = len(self._prefix)
+        entries = {}
+        for path, info in found.items():
+            path = self.fs._strip_protocol(path)
+            if not path.startswith(self._prefix) or info.get("type", "file") != "file":
+                continue
+            key = path[skip:]
+            if key.rpartition("/")[2].startswith(TEMP_PREFIX):
+                continue
+            if key_has_prefix(key, prefix):
+                entries[key] = info
+        return entries
 
     def list_keys(self, prefix: str) -> list[str]:
         return list(self.entries(prefix))

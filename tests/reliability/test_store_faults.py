@@ -1,0 +1,112 @@
+"""An S3 endpoint that stops, restarts, fails with 503 or never answers."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+import resulttracker.backends.fsspec as fsspec_backend
+from resulttracker import FsspecResultTracker, StoreError
+
+from ..faulty_s3 import FaultyS3
+
+_buckets = itertools.count()
+TIMEOUT = 4.0  # operation_timeout used here; the default is 60 s
+SLACK = 3.0  # time to notice the deadline and clean up
+
+
+@pytest.fixture
+def endpoint() -> Iterator[FaultyS3]:
+    server = FaultyS3()
+    server.start()
+    yield server
+    server.unhang()
+    if server._server is not None:
+        server.stop()
+
+
+@pytest.fixture
+def tracker(endpoint: FaultyS3) -> FsspecResultTracker:
+    bucket = f"faults-{next(_buckets)}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint.endpoint,
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)
+    return FsspecResultTracker(
+        f"s3://{bucket}/exp",
+        operation_timeout=TIMEOUT,
+        skip_instance_cache=True,
+        key="k",
+        secret="s",
+        endpoint_url=endpoint.endpoint,
+    )
+
+
+def test_endpoint_stopping_during_a_scan_is_a_prompt_clear_error(
+    endpoint: FaultyS3, tracker: FsspecResultTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(30):
+        tracker[f"k{number:02d}"] = {"n": number}
+    monkeypatch.setattr(fsspec_backend, "BATCH_SIZE", 10)
+    records = tracker.scan()
+    assert next(records).key == "k00"  # the first batch is in
+    endpoint.stop()
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"reading 10 keys on 's3://faults-\d+/exp'"):
+        list(records)
+    assert time.monotonic() - started < TIMEOUT + SLACK
+    # The endpoint comes back: the same tracker object works again.
+    endpoint.start()
+    assert [record.results["n"] for record in tracker.scan()] == list(range(30))
+    tracker["after"] = {"ok": True}
+    assert tracker["after"] == {"ok": True}
+
+
+def test_a_few_503_answers_are_retried(endpoint: FaultyS3, tracker: FsspecResultTracker) -> None:
+    tracker["k"] = {"x": 1}
+    endpoint.failures_left = 2
+    assert tracker["k"] == {"x": 1}
+    assert endpoint.failures_left == 0
+    endpoint.failures_left = 2
+    tracker["k"] = {"x": 2}
+    assert tracker["k"] == {"x": 2}
+
+
+def test_lasting_503_answers_end_in_a_clear_error(
+    endpoint: FaultyS3, tracker: FsspecResultTracker
+) -> None:
+    tracker["k"] = {"x": 1}
+    endpoint.failures_left = 10_000
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"reading key 'k' on 's3://faults-\d+/exp'"):
+        tracker.get("k")
+    assert time.monotonic() - started < TIMEOUT + SLACK
+    endpoint.failures_left = 0
+    assert tracker["k"] == {"x": 1}
+
+
+@pytest.mark.parametrize("operation", ["get", "put", "keys", "get_many"])
+def test_an_endpoint_that_never_answers_does_not_hang(
+    endpoint: FaultyS3, tracker: FsspecResultTracker, operation: str
+) -> None:
+    tracker["k"] = {"x": 1}
+    calls = {
+        "get": lambda: tracker.get("k"),
+        "put": lambda: tracker.put("k", x=2),
+        "keys": lambda: list(tracker.keys()),
+        "get_many": lambda: tracker.get_many(["k", "j"]),
+    }
+    endpoint.hang()
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=rf"did not finish within {TIMEOUT:g} s"):
+        calls[operation]()
+    assert time.monotonic() - started < TIMEOUT + SLACK
+    endpoint.unhang()
+    assert tracker["k"] in ({"x": 1}, {"x": 2})

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "CorruptResultError",
+    "ExportError",
     "InvalidKeyError",
     "InvalidQueryError",
     "InvalidResultError",
@@ -174,3 +175,8 @@ class StatisticsError(ResultTrackerError, ValueError):
 
 class StatisticsTypeError(StatisticsError, TypeError):
     """A sample or a result to aggregate is not a number."""
+
+
+class ExportError(ResultTrackerError, ValueError):
+    """An export cannot be made as asked (unknown format, a result named like a
+    metadata column...); nothing was written."""

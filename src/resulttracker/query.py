@@ -43,10 +43,14 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidQueryError
+from .errors import InvalidQueryError, NoCandidatesError
+from .stats import numeric_metric
 from .validation import ResultType
+
+if TYPE_CHECKING:
+    from .api import Record
 
 __all__ = [
     "MAX_CONDITION_LENGTH",
@@ -54,6 +58,7 @@ __all__ = [
     "Condition",
     "Where",
     "WhereArgument",
+    "best_record",
     "parse_condition",
     "parse_where",
 ]
@@ -336,3 +341,51 @@ def _read_number(text: str, scanner: _Scanner, start: int) -> int | float | None
     if _NUMBER.fullmatch(text):
         return float(text)
     return None
+
+
+def best_record(
+    records: Iterable[Record],
+    metric: str,
+    *,
+    mode: str,
+    prefix: str | None = None,
+    where: Where | None = None,
+) -> Record:
+    """The record with the lowest (``mode="min"``) or highest (``"max"``) value
+    of ``metric``, read as the plain result ``metric`` or else ``metric/mean``.
+
+    Keys where the metric is missing, text or NaN are skipped, so NaN never
+    wins; of equal values the first record wins. ``prefix`` and ``where`` are
+    only used in the error message. ``metric`` and ``mode`` are checked before
+    ``records`` is iterated.
+
+    Raises
+    ------
+    InvalidQueryError
+        ``mode`` is neither ``"min"`` nor ``"max"``, or ``metric`` is not a
+        non-empty ``str``.
+    NoCandidatesError
+        No record has a usable value.
+    """
+    if mode not in ("min", "max"):
+        raise InvalidQueryError(f"mode must be 'min' or 'max', got {mode!r}")
+    if not isinstance(metric, str) or not metric:
+        raise InvalidQueryError(f"metric must be a non-empty str, got {metric!r}")
+    best: Record | None = None
+    best_value: int | float = 0
+    seen = 0
+    for record in records:
+        seen += 1
+        value = numeric_metric(record.results, metric)
+        if value is None:
+            continue
+        if best is None or (value < best_value if mode == "min" else value > best_value):
+            best, best_value = record, value
+    if best is None:
+        scope = f" under prefix {prefix!r}" if prefix else ""
+        condition = f" matching {str(where)!r}" if where is not None and where.conditions else ""
+        raise NoCandidatesError(
+            f"no best {metric!r} (mode={mode!r}): none of the {seen} keys{scope}{condition} "
+            f"has a numeric, non-NaN {metric!r} or {metric + '/mean'!r}"
+        )
+    return best

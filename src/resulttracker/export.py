@@ -290,11 +290,11 @@ def _spool(
             batch = []
             if progress is not None:
                 progress("read", count, None)
-    if batch or count == 0:
+    if batch:
         pickle.dump(batch, spool, protocol=_SPOOL_PROTOCOL)
         count += len(batch)
-        if progress is not None:
-            progress("read", count, None)
+    if progress is not None and (batch or count == 0):
+        progress("read", count, None)
     return columns, count
 
 

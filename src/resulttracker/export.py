@@ -447,7 +447,7 @@ def _as_float(value: ResultType) -> float:
     try:
         return float(value)
     except OverflowError:  # an int beyond the float range
-        return math.copysign(math.inf, value)  # type: ignore[arg-type]
+        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
 
 
 def _parquet_cell(kind: str, value: ResultType | None) -> object:

@@ -114,7 +114,7 @@ def _to_float(name: str, value: object) -> float:
     try:
         return float(value)
     except OverflowError:  # an int beyond the float range
-        return math.copysign(math.inf, value)
+        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
 
 
 def _to_floats(name: str, samples: Iterable[object]) -> list[float]:

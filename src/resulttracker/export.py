@@ -327,11 +327,13 @@ def _write(
     try:
         with fsspec.open(path, "wb", **dict(storage_options or {})) as file:
             writer(file, columns, batches, total, progress)
-    except ResultTrackerError:
-        raise
-    except Exception as error:
+    except BaseException as error:
+        # Whatever stopped the write (I/O, a progress hook, Ctrl-C), leave no
+        # half-written table that looks complete.
         _remove_quietly(path, storage_options)
-        raise StoreError(f"cannot write the export to {shown!r}: {error}") from error
+        if isinstance(error, OSError) and not isinstance(error, ResultTrackerError):
+            raise StoreError(f"cannot write the export to {shown!r}: {error}") from error
+        raise
 
 
 def _remove_quietly(path: str, storage_options: Mapping[str, Any] | None) -> None:

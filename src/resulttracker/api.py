@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import abc
 import math
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any
 
-from . import codec
+from . import codec, export, query
 from .errors import InvalidKeyError, WaitTimeoutError
 from .validation import (
     KeyType,
@@ -29,6 +31,9 @@ from .validation import (
     normalize_prefix,
     normalize_results,
 )
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["Record", "ResultTracker", "StoreTracker"]
 
@@ -237,6 +242,113 @@ class ResultTracker(abc.ABC):
             if remaining <= 0:
                 raise WaitTimeoutError(missing, timeout)
             time.sleep(min(poll_interval, remaining))
+
+    # -- queries and export: thin wrappers over resulttracker.query / .export ---------------
+
+    def select(
+        self, prefix: str | None = None, where: query.WhereArgument = None
+    ) -> Iterator[Record]:
+        """Iterate over the :class:`Record` of every key under ``prefix`` whose
+        results satisfy every ``where`` condition, sorted by key.
+
+        ``where`` is one condition such as ``"loss < 0.5"`` or a sequence of them
+        (all must hold); see :mod:`resulttracker.query` for the syntax. Conditions
+        and prefix are checked at the call, before anything is read.
+
+        Raises
+        ------
+        InvalidQueryError
+            A condition is malformed; its message points at the problem.
+        InvalidKeyError
+            The prefix is invalid.
+        """
+        condition = query.parse_where(where)
+        records = self.scan(prefix)
+        if not condition.conditions:
+            return records
+        return (record for record in records if condition.matches(record.results))
+
+    def best(
+        self,
+        metric: str,
+        *,
+        mode: str = "min",
+        prefix: str | None = None,
+        where: query.WhereArgument = None,
+    ) -> Record:
+        """The record with the lowest (``mode="min"``) or highest (``"max"``) ``metric``.
+
+        ``metric`` is a plain result name or a statistic's base name: ``"loss"``
+        reads ``loss``, or ``loss/mean`` where there is no plain ``loss``. Keys
+        where it is missing, text or NaN are skipped (NaN never wins); of equal
+        values the first key in sorted order wins.
+
+        Raises
+        ------
+        NoCandidatesError
+            (a ``ValueError``) no selected key has a usable value.
+        InvalidQueryError
+            ``mode`` or a ``where`` condition is invalid.
+        """
+        condition = query.parse_where(where)
+        return query.best_record(
+            self.select(prefix, condition), metric, mode=mode, prefix=prefix, where=condition
+        )
+
+    def to_dataframe(
+        self, prefix: str | None = None, where: query.WhereArgument = None
+    ) -> pandas.DataFrame:
+        """A pandas DataFrame of the selected keys: one row per key; columns
+        ``key``, ``modified``, then the result names sorted.
+
+        Missing values are NaN (or None in text columns); NaN stays NaN.
+
+        Raises
+        ------
+        ImportError
+            pandas is not installed (``pip install 'resulttracker[pandas]'``).
+        ExportError
+            A result is named ``key`` or ``modified``.
+        """
+        condition = query.parse_where(where)
+        return export.to_dataframe(self.select(prefix, condition))
+
+    def export(
+        self,
+        destination: str | os.PathLike[str] | IO[bytes],
+        *,
+        format: str | None = None,
+        prefix: str | None = None,
+        where: query.WhereArgument = None,
+        progress: export.ExportProgress | None = None,
+        batch_size: int = BATCH_SIZE,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Write the selected keys as a CSV, JSON Lines, JSON or Parquet table to a
+        local path, an fsspec URL or a binary file object; return the row count.
+
+        Columns are as in :meth:`to_dataframe`. The store is read once, in
+        batches, through a local temporary file, so memory stays bounded;
+        ``format=None`` guesses from the suffix. :mod:`resulttracker.export`
+        gives each format's NaN policy and column types.
+
+        Raises
+        ------
+        ExportError, InvalidQueryError, ImportError
+            Bad arguments, or pyarrow missing for Parquet; nothing is written.
+        StoreError
+            The destination could not be written.
+        """
+        condition = query.parse_where(where)
+        chosen = export.format_for(destination, format)
+        return export.export_records(
+            self.select(prefix, condition),
+            destination,
+            format=chosen,
+            batch_size=batch_size,
+            progress=progress,
+            storage_options=storage_options,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

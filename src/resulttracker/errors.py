@@ -13,11 +13,17 @@ from collections.abc import Sequence
 
 __all__ = [
     "CorruptResultError",
+    "ExportError",
     "InvalidKeyError",
+    "InvalidQueryError",
     "InvalidResultError",
     "InvalidResultTypeError",
     "KeyConflictError",
+    "MetricNotFoundError",
+    "NoCandidatesError",
     "ResultTrackerError",
+    "StatisticsError",
+    "StatisticsTypeError",
     "StoreError",
     "WaitTimeoutError",
 ]
@@ -90,3 +96,87 @@ class WaitTimeoutError(ResultTrackerError, TimeoutError):
         super().__init__(f"timed out after {timeout:g} s waiting for {noun} {shown}{more}")
         self.missing = list(missing)
         self.timeout = timeout
+
+
+class InvalidQueryError(ResultTrackerError, ValueError):
+    """A ``where`` condition (or another query argument) is malformed; nothing
+    was read or written.
+
+    Attributes
+    ----------
+    condition : str or None
+        The condition text, when the problem lies inside one.
+    position : int or None
+        The 0-based index in ``condition`` where the problem was found.
+    reason : str
+        What is wrong, without the condition echoed.
+    """
+
+    def __init__(
+        self, reason: str, *, condition: str | None = None, position: int | None = None
+    ) -> None:
+        message = reason
+        if condition is not None:
+            message = f"invalid where condition: {reason}"
+            if position is not None:
+                message += f" (at position {position})\n" + _point_at(condition, position)
+        super().__init__(message)
+        self.condition = condition
+        self.position = position
+        self.reason = reason
+
+
+def _point_at(text: str, position: int, *, width: int = 30) -> str:
+    """Two lines: a window of ``text`` around ``position`` and a caret under it."""
+    start = max(0, position - width)
+    end = min(len(text), position + width)
+    before = "..." if start > 0 else ""
+    after = "..." if end < len(text) else ""
+    # repr() of each character keeps control characters and newlines on one line.
+    shown = [repr(char)[1:-1] for char in text[start:end]]
+    column = len(before) + sum(len(piece) for piece in shown[: position - start])
+    return f"    {before}{''.join(shown)}{after}\n    {' ' * column}^"
+
+
+class NoCandidatesError(ResultTrackerError, ValueError):
+    """``best`` found no key with a usable (numeric, non-NaN) value of the metric.
+
+    A ``ValueError``, like ``max()`` of an empty sequence.
+    """
+
+
+class MetricNotFoundError(ResultTrackerError, KeyError):
+    """A metric is in the results neither as a plain name nor as ``name/mean``.
+
+    Attributes
+    ----------
+    name : str
+        The metric asked for.
+    available : list of str
+        The metric names the results do have.
+    """
+
+    def __init__(self, name: str, available: Sequence[str]) -> None:
+        shown = ", ".join(repr(metric) for metric in available[:20])
+        more = f" and {len(available) - 20} more" if len(available) > 20 else ""
+        listing = f"the metrics present are {shown}{more}" if available else "the results are empty"
+        super().__init__(f"no metric {name!r} (neither {name!r} nor {name + '/mean'!r}); {listing}")
+        self.name = name
+        self.available = list(available)
+
+    def __str__(self) -> str:
+        # KeyError's own __str__ shows the repr of its argument; a message reads better.
+        return str(self.args[0])
+
+
+class StatisticsError(ResultTrackerError, ValueError):
+    """Statistics cannot be computed from the input (for example no samples)."""
+
+
+class StatisticsTypeError(StatisticsError, TypeError):
+    """A sample or a result to aggregate is not a number."""
+
+
+class ExportError(ResultTrackerError, ValueError):
+    """An export cannot be made as asked (unknown format, a result named like a
+    metadata column...); nothing was written."""

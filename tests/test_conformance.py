@@ -534,3 +534,37 @@ def test_repr_shows_the_base_without_credentials(store: StoreHarness) -> None:
     text = repr(store.tracker)
     assert store.base in text
     assert "testing" not in text
+
+
+# -- corrupt keys in bulk reads: the policy, and check() ------------------------------------
+
+
+def test_scan_policy_for_corrupt_keys(
+    store: StoreHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.tracker["a"] = {"x": 1}
+    store.raw_write("b", b"[not, results")
+    store.tracker["c"] = {"x": 3}
+    with pytest.raises(CorruptResultError, match="'b'"):
+        list(store.tracker.scan())
+    with caplog.at_level("WARNING", logger="resulttracker"):
+        assert [r.key for r in store.tracker.scan(on_corrupt="skip")] == ["a", "c"]
+    assert "skipping corrupt key 'b'" in caplog.text
+    reported: list[CorruptResultError] = []
+    kept = [r.key for r in store.tracker.scan(on_corrupt=reported.append)]
+    assert kept == ["a", "c"]
+    assert [error.key for error in reported] == ["b"]
+    with pytest.raises(ValueError, match="on_corrupt must be"):
+        store.tracker.scan(on_corrupt="ignore")  # type: ignore[arg-type]
+
+
+def test_check_reports_corrupt_keys_and_fixes_nothing_it_should_not(store: StoreHarness) -> None:
+    store.tracker["ok"] = {"x": 1}
+    store.raw_write("bad", b'{"x": null}')
+    report = store.tracker.check()
+    assert report.checked == 2
+    assert [error.key for error in report.corrupt] == ["bad"]
+    assert not report.ok
+    assert store.tracker.check(fix=True, min_age=0).corrupt  # corrupt data is never removed
+    assert store.raw_read("bad") == b'{"x": null}'
+    assert store.tracker.check(prefix="ok").ok

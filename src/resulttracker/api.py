@@ -11,16 +11,17 @@ encodes anything itself.
 from __future__ import annotations
 
 import abc
+import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from . import codec, export, query
-from .errors import InvalidKeyError, WaitTimeoutError
+from .errors import CorruptResultError, InvalidKeyError, WaitTimeoutError
 from .validation import (
     KeyType,
     Results,
@@ -35,7 +36,7 @@ from .validation import (
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["Record", "ResultTracker", "StoreTracker"]
+__all__ = ["CheckReport", "CorruptPolicy", "Record", "ResultTracker", "StoreTracker"]
 
 #: How many keys derived methods fetch per round trip by default.
 BATCH_SIZE = 1000
@@ -59,6 +60,40 @@ class Record:
     key: str
     results: Results
     modified: datetime | None = None
+
+
+#: What ``scan`` does with a corrupt key: raise, skip (logging a warning), or
+#: skip and hand the error to a callable.
+CorruptPolicy = Literal["raise", "skip"] | Callable[[CorruptResultError], object]
+
+_logger = logging.getLogger("resulttracker")
+
+
+@dataclass
+class CheckReport:
+    """What :meth:`ResultTracker.check` found.
+
+    Attributes
+    ----------
+    checked : int
+        Keys read.
+    corrupt : list of CorruptResultError
+        One error per key whose stored document is corrupt.
+    temporary_files : list of str
+        Temporary files left by interrupted writers (all of them, removed or not).
+    removed : list of str
+        The temporary files removed (``fix=True``).
+    """
+
+    checked: int = 0
+    corrupt: list[CorruptResultError] = field(default_factory=list)
+    temporary_files: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No corrupt key and no temporary file left in place."""
+        return not self.corrupt and len(self.removed) == len(self.temporary_files)
 
 
 class ResultTracker(abc.ABC):
@@ -130,8 +165,10 @@ class ResultTracker(abc.ABC):
         for key in keys:
             yield key, self.get(key)
 
-    def _scan(self, prefix: str) -> Iterator[Record]:
-        """Yield a :class:`Record` for every key under ``prefix``, sorted by key.
+    def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
+        """Yield a :class:`Record` for every key under ``prefix``, sorted by key, or
+        the :class:`CorruptResultError` of a key whose stored document is corrupt
+        (``scan`` applies the caller's policy to it).
 
         Note for implementers: this default lists, then reads in batches through
         :meth:`_get_many`, and knows no modification times; override it where
@@ -139,9 +176,28 @@ class ResultTracker(abc.ABC):
         """
         keys = sorted(self._list_keys(prefix))
         for start in range(0, len(keys), BATCH_SIZE):
-            for key, results in self._get_many(keys[start : start + BATCH_SIZE]):
+            batch = keys[start : start + BATCH_SIZE]
+            try:
+                found = list(self._get_many(batch))
+            except CorruptResultError:
+                found = []
+                for key in batch:  # find which keys are corrupt, one at a time
+                    try:
+                        found.append((key, self.get(key)))
+                    except CorruptResultError as error:
+                        yield error
+            for key, results in found:
                 if results:
                     yield Record(key=key, results=results, modified=None)
+
+    def _temporary_files(self, prefix: str) -> list[tuple[str, float]]:
+        """``(location, age in seconds)`` of temporary files that interrupted
+        writers left under ``prefix``; stores without temporary files have none."""
+        return []
+
+    def _remove_temporary_file(self, location: str) -> bool:
+        """Remove one file listed by :meth:`_temporary_files`; whether it was there."""
+        raise NotImplementedError(f"{type(self).__name__} has no temporary files")
 
     # -- the derived API -------------------------------------------------------------
 
@@ -186,14 +242,69 @@ class ResultTracker(abc.ABC):
             found.update(self._get_many(wanted[start : start + BATCH_SIZE]))
         return found
 
-    def scan(self, prefix: str | None = None) -> Iterator[Record]:
+    def scan(
+        self, prefix: str | None = None, *, on_corrupt: CorruptPolicy = "raise"
+    ) -> Iterator[Record]:
         """Iterate over every key's :class:`Record` (key, results, modified time),
         sorted by key, optionally only under ``prefix``.
 
         Results are fetched in batches, so memory stays bounded however large the
         store is; keys deleted while the scan runs are left out.
+
+        Parameters
+        ----------
+        prefix : str, optional
+            Only keys equal to it or below it (whole path segments).
+        on_corrupt : {"raise", "skip"} or callable, default "raise"
+            What to do with a key whose stored document is corrupt: raise its
+            :class:`CorruptResultError` (the default), skip it with a warning
+            logged on the ``resulttracker`` logger, or skip it and pass the error
+            to the given callable (to report it).
         """
-        return self._scan(normalize_prefix(prefix))
+        if not (callable(on_corrupt) or on_corrupt in ("raise", "skip")):
+            raise ValueError(
+                f"on_corrupt must be 'raise', 'skip' or a callable, got {on_corrupt!r}"
+            )
+        return self._apply_corrupt_policy(self._scan(normalize_prefix(prefix)), on_corrupt)
+
+    @staticmethod
+    def _apply_corrupt_policy(
+        items: Iterator[Record | CorruptResultError], on_corrupt: CorruptPolicy
+    ) -> Iterator[Record]:
+        for item in items:
+            if isinstance(item, Record):
+                yield item
+            elif on_corrupt == "raise":
+                raise item
+            elif on_corrupt == "skip":
+                _logger.warning("skipping corrupt key %r: %s", item.key, item)
+            else:
+                on_corrupt(item)
+
+    def check(
+        self, prefix: str | None = None, *, fix: bool = False, min_age: float = 60.0
+    ) -> CheckReport:
+        """Read every key under ``prefix`` and report what is wrong with the store.
+
+        Reports keys whose stored document is corrupt (their
+        :class:`CorruptResultError`) and temporary files left by writers that
+        crashed mid-put. With ``fix=True``, temporary files older than
+        ``min_age`` seconds are removed (younger ones may belong to a put in
+        progress, which removing them would make fail). Corrupt documents are
+        never removed: a person should look at them.
+        """
+        _check_duration("min_age", min_age, allow_zero=True)
+        normalized = normalize_prefix(prefix)
+        report = CheckReport()
+        for item in self._scan(normalized):
+            report.checked += 1
+            if isinstance(item, CorruptResultError):
+                report.corrupt.append(item)
+        for location, age in self._temporary_files(normalized):
+            report.temporary_files.append(location)
+            if fix and age >= min_age and self._remove_temporary_file(location):
+                report.removed.append(location)
+        return report
 
     def items(self, prefix: str | None = None) -> Iterator[tuple[str, Results]]:
         """Iterate over ``(key, results)`` pairs, like :meth:`scan` without times."""
@@ -423,9 +534,13 @@ class StoreTracker(ResultTracker):
             if document is not None:
                 yield key, codec.decode(document, key=key, location=self._location(key))
 
-    def _scan(self, prefix: str) -> Iterator[Record]:
+    def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
         decode, location = codec.decode, self._location
         for key, document, modified in self._scan_documents(prefix):
             if document is not None:
-                results = decode(document, key=key, location=location(key))
-                yield Record(key=key, results=results, modified=modified)
+                try:
+                    results = decode(document, key=key, location=location(key))
+                except CorruptResultError as error:
+                    yield error
+                else:
+                    yield Record(key=key, results=results, modified=modified)

@@ -46,5 +46,10 @@ def test_sigkilled_writers_leave_complete_previous_or_new_values(tmp_path: Path)
             ), key
     assert kills_mid_run > 0
     # Whatever the kills left behind is only temporary files, which a check removes.
-    stray = tracker._files.temporary_files()  # type: ignore[union-attr]
-    assert all(Path(path).name.startswith(".rttmp-") for path in stray)
+    report = tracker.check(fix=True, min_age=0)
+    assert report.corrupt == []
+    assert report.checked == len(keys)
+    assert report.removed == report.temporary_files
+    assert all(Path(path).name.startswith(".rttmp-") for path in report.removed)
+    assert {path.name for path in base.iterdir()} == set(keys)
+    assert tracker.check().ok

@@ -19,6 +19,7 @@ import errno
 import os
 import random
 import stat
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -145,6 +146,14 @@ class FsspecResultTracker(StoreTracker):
 
     def _location(self, key: str) -> str:
         return self._files.location(key)
+
+    def _temporary_files(self, prefix: str) -> list[tuple[str, float]]:
+        # Object stores write in one request and leave no temporary files.
+        return self._files.temporary_files(prefix) if isinstance(self._files, LocalFiles) else []
+
+    def _remove_temporary_file(self, location: str) -> bool:
+        assert isinstance(self._files, LocalFiles)
+        return self._files.remove_temporary_file(location)
 
 
 def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
@@ -362,13 +371,28 @@ class LocalFiles:
                         keys.append(key_prefix + name)
         return keys
 
-    def temporary_files(self, prefix: str = "") -> list[str]:
-        """Paths of temporary files left under ``prefix`` by interrupted writers."""
-        found: list[str] = []
+    def temporary_files(self, prefix: str = "") -> list[tuple[str, float]]:
+        """``(path, age in seconds)`` of the temporary files under ``prefix``, which
+        only interrupted writers leave behind."""
+        found = []
         start = self.root if not prefix else self.path(prefix)
+        now = time.time()
         for folder, _, names in os.walk(start):
-            found.extend(f"{folder}/{name}" for name in names if name.startswith(TEMP_PREFIX))
+            for name in names:
+                if name.startswith(TEMP_PREFIX):
+                    path = f"{folder}/{name}"
+                    with contextlib.suppress(FileNotFoundError):  # its put just finished
+                        found.append((path, now - os.stat(path).st_mtime))
         return found
+
+    def remove_temporary_file(self, path: str) -> bool:
+        if not os.path.basename(path).startswith(TEMP_PREFIX) or not path.startswith(self._prefix):
+            raise ValueError(f"{path} is not a temporary file under {self.root}")
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        return True
 
 
 # -- any other fsspec file system --------------------------------------------------------

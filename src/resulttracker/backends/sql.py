@@ -407,12 +407,19 @@ class SQLResultTracker(StoreTracker):
 
     def _check_schema(self, connection: Connection) -> str:
         """Return ``"ready"`` or ``"missing"``, or raise if the table is not ours or
-        not in the expected version."""
+        not in the expected version.
+
+        Each check is its own statement and may see a creator's progress between
+        two of them (on MariaDB/MySQL every DDL statement commits on its own).
+        The creator makes the schema table, then the results table, then records
+        the version; reading in the order results table, schema table, version
+        makes every interleaving give the right answer.
+        """
         inspector = sa.inspect(connection)
         has_results = inspector.has_table(self._results.name)
         has_schema = inspector.has_table(self._schema.name)
         if not has_schema:
-            if has_results:
+            if has_results:  # the schema table would have come first
                 raise StoreError(
                     f"table {self._table_name!r} in {self._shown_url} was not created by "
                     f"resulttracker (it has no {self._schema.name!r} table recording its "
@@ -421,8 +428,8 @@ class SQLResultTracker(StoreTracker):
             return "missing"
         version = connection.execute(sa.select(sa.func.max(self._schema.c.version))).scalar()
         if version is None:
-            # Created by a writer that has not recorded the version yet: it holds
-            # the creation lock, which _create_schema waits for.
+            # A creator is at work (or died before recording the version):
+            # _create_schema waits for its lock and completes what is missing.
             return "missing"
         if version != SCHEMA_VERSION:
             age = "an older" if version < SCHEMA_VERSION else "a newer"
@@ -432,7 +439,8 @@ class SQLResultTracker(StoreTracker):
                 f"only version {SCHEMA_VERSION}. Use a resulttracker that matches, copy the "
                 "results into a new table, or choose another table name with table=..."
             )
-        if not has_results:
+        # The results table may have been created after it was looked for.
+        if not has_results and not sa.inspect(connection).has_table(self._results.name):
             raise StoreError(
                 f"table {self._table_name!r} in {self._shown_url} is missing although its "
                 f"{self._schema.name!r} table exists; drop {self._schema.name!r} or "
@@ -446,9 +454,24 @@ class SQLResultTracker(StoreTracker):
         with self._creation_lock(connection):
             if self._check_schema(connection) == "ready":
                 return
-            for table in (self._results, self._schema):
+            # This order is the one _check_schema relies on.
+            for table in (self._schema, self._results):
                 connection.execute(sa.schema.CreateTable(table, if_not_exists=True))
-            connection.execute(sa.insert(self._schema).values(version=SCHEMA_VERSION))
+            connection.execute(self._record_version())
+
+    def _record_version(self) -> Any:
+        """An insert of the version row that does nothing if the row is there.
+
+        On MariaDB/MySQL the creation lock is a session lock, released before the
+        transaction holding this row commits; a second creator may then insert it
+        too, and must not fail.
+        """
+        values = {"version": SCHEMA_VERSION}
+        if self._dialect == "postgresql":
+            return postgresql.insert(self._schema).values(values).on_conflict_do_nothing()
+        if self._dialect == "sqlite":
+            return sqlite.insert(self._schema).values(values).on_conflict_do_nothing()
+        return sa.insert(self._schema).values(values).prefix_with("IGNORE")
 
     @contextlib.contextmanager
     def _creation_lock(self, connection: Connection) -> Iterator[None]:

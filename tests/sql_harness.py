@@ -74,7 +74,7 @@ def server_url(name: str) -> str:
     problem = _reachable[url]
     if problem is not None:
         message = f"{name} server unreachable ({problem}); {HOW_TO_START[name]}"
-        if os.environ.get("CI"):
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(f"{message} (CI is set, so this is a failure, not a skip)")
         pytest.skip(message)
     return url

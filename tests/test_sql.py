@@ -334,7 +334,10 @@ def test_a_missing_driver_names_the_extra(
 
 def test_an_unreachable_server_is_a_store_error_naming_the_operation() -> None:
     tracker = SQLResultTracker("postgresql+psycopg://u@127.0.0.1:1/db")
-    with pytest.raises(StoreError, match=r"opening the table .*127\.0\.0\.1:1/db failed"):
+    with pytest.raises(
+        StoreError,
+        match=r"checking the table layout failed \(table 'results' in .*127\.0\.0\.1:1/db\)",
+    ):
         tracker.get("k")
 
 

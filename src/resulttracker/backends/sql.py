@@ -267,8 +267,8 @@ class SQLResultTracker(StoreTracker):
             return None
         column = self._results.c
         query = sa.select(column.document).where(column.key == key)
-        document = self._run(f"reading key {key!r}", lambda c: c.execute(query).scalar())
-        return None if document is None else _as_bytes(document)
+        rows = self._rows(f"reading key {key!r}", query)
+        return _as_bytes(rows[0].document) if rows else None
 
     # Faster than the default: one query per chunk of keys instead of one per key.
     def _read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
@@ -281,10 +281,7 @@ class SQLResultTracker(StoreTracker):
         found: dict[str, bytes] = {}
         for start in range(0, len(keys), _READ_CHUNK):
             chunk = list(keys[start : start + _READ_CHUNK])
-            rows = self._run(
-                f"reading {len(chunk)} keys",
-                lambda c, chunk=chunk: c.execute(query, {"keys": chunk}).all(),  # type: ignore[misc]
-            )
+            rows = self._rows(f"reading {len(chunk)} keys", query, {"keys": chunk})
             found.update((row.key, _as_bytes(row.document)) for row in rows)
         return [(key, found.get(key)) for key in keys]
 
@@ -309,8 +306,7 @@ class SQLResultTracker(StoreTracker):
             return []
         column = self._results.c
         query = sa.select(column.key).where(self._under(prefix)).order_by(column.key)
-        keys: list[str] = self._run("listing keys", lambda c: list(c.execute(query).scalars()))
-        return keys
+        return [row.key for row in self._rows("listing keys", query)]
 
     # Faster than the default: documents and times come with the keys, in batches
     # of BATCH_SIZE rows fetched by key range ("keyset pagination").
@@ -322,8 +318,7 @@ class SQLResultTracker(StoreTracker):
         if prefix:
             # The key equal to the prefix sorts before every key under "prefix/".
             exact = fields.where(column.key == prefix)
-            row = self._run("scanning keys", lambda c: c.execute(exact).first())
-            if row is not None:
+            for row in self._rows("scanning keys", exact):
                 yield row.key, _as_bytes(row.document), row.modified
             lower: sa.ColumnElement[bool] = column.key >= prefix + "/"
             upper: sa.ColumnElement[bool] | None = column.key < prefix + "0"
@@ -337,7 +332,7 @@ class SQLResultTracker(StoreTracker):
         while True:
             condition = lower if upper is None else sa.and_(lower, upper)
             query = fields.where(condition).order_by(column.key).limit(BATCH_SIZE)
-            rows = self._run("scanning keys", lambda c, q=query: c.execute(q).all())  # type: ignore[misc]
+            rows = self._rows("scanning keys", query)
             for row in rows:
                 yield row.key, _as_bytes(row.document), row.modified
             if len(rows) < BATCH_SIZE:
@@ -349,7 +344,7 @@ class SQLResultTracker(StoreTracker):
         if not self._prepare(create=False):
             return 0
         query = sa.select(sa.func.count()).select_from(self._results)
-        count: int = self._run("counting keys", lambda c: c.execute(query).scalar_one())
+        count: int = self._rows("counting keys", query)[0][0]
         return count
 
     # -- helpers ---------------------------------------------------------------------
@@ -397,11 +392,11 @@ class SQLResultTracker(StoreTracker):
         with self._ready_lock:
             if self._ready:
                 return True
-            state = self._run("opening the table", self._check_schema)
+            state = self._run("checking the table layout", self._check_schema)
             if state == "missing":
                 if not create:
                     return False
-                self._run("creating the table", self._create_schema)
+                self._run("creating the tables", self._create_schema)
             self._ready = True
             return True
 
@@ -508,6 +503,12 @@ class SQLResultTracker(StoreTracker):
             finally:
                 connection.execute(sa.select(sa.func.release_lock(lock_name)))
 
+    def _rows(
+        self, operation: str, query: sa.Executable, parameters: dict[str, Any] | None = None
+    ) -> Sequence[sa.Row[Any]]:
+        """All rows of one query (see :meth:`_run`)."""
+        return self._run(operation, lambda connection: connection.execute(query, parameters).all())
+
     def _run(self, operation: str, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a transaction, retrying on lock contention; the one place
         where SQLAlchemy and driver errors become :class:`StoreError`."""
@@ -550,7 +551,7 @@ class SQLResultTracker(StoreTracker):
         detail = str(original).strip().splitlines()[0] if str(original).strip() else ""
         detail = _scrub(detail, self._url)
         return StoreError(
-            f"{operation} in table {self._table_name!r} of {self._shown_url} failed: "
+            f"{operation} failed (table {self._table_name!r} in {self._shown_url}): "
             f"{type(original).__name__}: {detail}"
         )
 

@@ -13,12 +13,24 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from resulttracker import StoreError, open_tracker
 from resulttracker.api import BATCH_SIZE
 from resulttracker.backends.sql import SCHEMA_VERSION, SQLResultTracker
+from resulttracker.validation import key_has_prefix
 
-from .sql_harness import SQL_STORES, SQLHarness, drop_tables, sql_store, unique_table
+from .sql_harness import (
+    SQL_STORES,
+    SQLHarness,
+    drop_tables,
+    server_url,
+    sql_store,
+    unique_table,
+)
+from .test_conformance import same_results
 
 WRITERS = 16
 KEYS_PER_WRITER = 20
@@ -356,3 +368,69 @@ def test_tables_of_one_database_are_independent(sql: SQLHarness) -> None:
         engine = ground_truth(sql)
         drop_tables(engine, other_table)
         engine.dispose()
+
+
+# -- model-based ---------------------------------------------------------------------------
+
+# Keys chosen to sit next to each other in every collation that is not bytewise.
+MODEL_KEYS = ["a", "a/b", "a/b/c", "a-b", "a0", "A", "a ", "a%", "a%/x", "a_", "ab", "é", "b"]
+MODEL_PREFIXES = ["", "a", "a/b", "a%", "a_", "A", "b", "é"]
+VALUES = (
+    st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.booleans()
+    | st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+)
+
+
+class SQLAgreesWithADict(RuleBasedStateMachine):
+    """Random puts, gets, deletes and listings on a SQL table and on a dict agree."""
+
+    url = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = unique_table()
+        self.tracker = SQLResultTracker(self.url, table=self.table)
+        self.model: dict[str, dict[str, object]] = {}
+
+    @rule(key=st.sampled_from(MODEL_KEYS), value=VALUES)
+    def put(self, key: str, value: object) -> None:
+        self.tracker[key] = {"v": value}  # type: ignore[dict-item]
+        self.model[key] = {"v": value}
+
+    @rule(key=st.sampled_from(MODEL_KEYS))
+    def delete(self, key: str) -> None:
+        assert self.tracker.delete(key) is (self.model.pop(key, None) is not None)
+
+    @rule(key=st.sampled_from(MODEL_KEYS))
+    def get(self, key: str) -> None:
+        assert same_results(self.tracker.get(key), self.model.get(key, {}))
+
+    @rule(prefix=st.sampled_from(MODEL_PREFIXES))
+    def listing(self, prefix: str) -> None:
+        expected = sorted(key for key in self.model if key_has_prefix(key, prefix))
+        assert list(self.tracker.keys(prefix)) == expected
+        records = list(self.tracker.scan(prefix))
+        assert [record.key for record in records] == expected
+        assert all(same_results(r.results, self.model[r.key]) for r in records)
+
+    @invariant()
+    def length(self) -> None:
+        assert len(self.tracker) == len(self.model)
+
+    def teardown(self) -> None:
+        self.tracker.close()
+        engine = sa.create_engine(self.url)
+        drop_tables(engine, self.table)
+        engine.dispose()
+
+
+@pytest.mark.parametrize("name", SQL_STORES)
+def test_sql_agrees_with_a_dict(name: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/model.db" if name == "sqlite" else server_url(name)
+    machine = type(f"Model_{name}", (SQLAgreesWithADict,), {"url": url})
+    run_state_machine_as_test(
+        machine,
+        settings=settings(max_examples=25, stateful_step_count=30, deadline=None),
+    )

@@ -17,7 +17,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from resulttracker import StoreError, open_tracker
+from resulttracker import CorruptResultError, StoreError, open_tracker
 from resulttracker.api import BATCH_SIZE
 from resulttracker.backends.sql import SCHEMA_VERSION, SQLResultTracker
 from resulttracker.validation import key_has_prefix
@@ -132,6 +132,29 @@ def test_sqlite_uses_wal_mode(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+    tracker.close()
+
+
+def test_sqlite_text_that_is_not_utf8_is_reported_as_corrupt(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/corrupt.db"
+    tracker = SQLResultTracker(url)
+    tracker["good"] = {"x": 1}
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        # Invalid UTF-8 typed as TEXT, as a careless C program could leave it.
+        connection.exec_driver_sql(
+            "INSERT INTO results VALUES ('bad', CAST(x'7b2261223a2022ff227d' AS TEXT), "
+            "'2024-01-01 00:00:00.000000')"
+        )
+    engine.dispose()
+    for attempt in (
+        lambda: tracker.get("bad"),
+        lambda: tracker.get_many(["good", "bad"]),
+        lambda: list(tracker.scan()),
+    ):
+        with pytest.raises(CorruptResultError, match=r"'bad'.*not valid UTF-8"):
+            attempt()
+    assert tracker["good"] == {"x": 1}
     tracker.close()
 
 

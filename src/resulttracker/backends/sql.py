@@ -239,6 +239,13 @@ class SQLResultTracker(StoreTracker):
         self._ready_lock = threading.Lock()
         self._pid = os.getpid()
         self._upsert = self._build_upsert()
+        # SQLite hands back TEXT that is not UTF-8 as a decoding error; read the
+        # bytes as stored so that the codec can say what is wrong with them.
+        self._document: sa.ColumnElement[Any] = (
+            sa.cast(self._results.c.document, sa.LargeBinary).label("document")
+            if self._dialect == "sqlite"
+            else self._results.c.document
+        )
 
     @property
     def url(self) -> str:
@@ -266,7 +273,7 @@ class SQLResultTracker(StoreTracker):
         if not self._prepare(create=False):
             return None
         column = self._results.c
-        query = sa.select(column.document).where(column.key == key)
+        query = sa.select(self._document).where(column.key == key)
         rows = self._rows(f"reading key {key!r}", query)
         return _as_bytes(rows[0].document) if rows else None
 
@@ -275,7 +282,7 @@ class SQLResultTracker(StoreTracker):
         if not self._prepare(create=False):
             return [(key, None) for key in keys]
         column = self._results.c
-        query = sa.select(column.key, column.document).where(
+        query = sa.select(column.key, self._document).where(
             column.key.in_(sa.bindparam("keys", expanding=True))
         )
         found: dict[str, bytes] = {}
@@ -314,7 +321,7 @@ class SQLResultTracker(StoreTracker):
         if not self._prepare(create=False):
             return
         column = self._results.c
-        fields = sa.select(column.key, column.document, column.modified)
+        fields = sa.select(column.key, self._document, column.modified)
         if prefix:
             # The key equal to the prefix sorts before every key under "prefix/".
             exact = fields.where(column.key == prefix)
@@ -560,11 +567,7 @@ class SQLResultTracker(StoreTracker):
 
 
 def _as_bytes(document: Any) -> bytes:
-    # A foreign writer may put a BLOB in SQLite's TEXT column: hand its bytes to
-    # the codec, which reports what is wrong with them.
-    if isinstance(document, str):
-        return document.encode("utf-8", errors="surrogateescape")
-    return bytes(document)
+    return document.encode("utf-8") if isinstance(document, str) else bytes(document)
 
 
 def _password(url: str) -> str | None:

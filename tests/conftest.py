@@ -20,7 +20,7 @@ import fsspec
 import pytest
 from moto.server import ThreadedMotoServer
 
-from resulttracker import FsspecResultTracker
+from resulttracker import FsspecResultTracker, StoreTracker
 
 S3_CREDENTIALS = {"key": "testing", "secret": "testing"}
 _bucket_numbers = itertools.count()
@@ -36,14 +36,27 @@ class StoreHarness:
     raw_write: Callable[[str, bytes], None]
     raw_read: Callable[[str], bytes | None]
     raw_names: Callable[[], set[str]]
-    tracker: FsspecResultTracker = field(init=False)
+    tracker: StoreTracker = field(init=False)
+    #: Documents are kept as text: the store itself refuses bytes that are not UTF-8.
+    text_only: bool = False
+    #: How ``repr`` shows ``base`` (credentials hidden); ``base`` itself by default.
+    shown_base: str = ""
 
     def __post_init__(self) -> None:
+        self.shown_base = self.shown_base or self.base
         self.tracker = self.new_tracker()
 
-    def new_tracker(self, base: str | None = None) -> FsspecResultTracker:
+    def new_tracker(self, base: str | None = None) -> StoreTracker:
         """Another tracker on the same store (or on ``base``), as another process would open."""
         return FsspecResultTracker(base or self.base, **self.options)
+
+    def isolated_tracker(self) -> StoreTracker:
+        """A tracker on a second base of the same kind, sharing nothing with this one."""
+        return self.new_tracker(self.base + "-other")
+
+    def location_of(self, key: str) -> str:
+        """How the location of ``key`` in error messages ends."""
+        return f"base/{key}"
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +148,7 @@ def s3_harness(endpoint: str, bucket: str, client: Any) -> StoreHarness:
     )
 
 
-@pytest.fixture(params=["local", "memory", "s3"])
+@pytest.fixture(params=["local", "memory", "s3", "sqlite", "postgres", "mariadb"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarness]:
     """Each backend in turn, empty."""
     if request.param == "local":
@@ -146,7 +159,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarne
         memory = fsspec.filesystem("memory")
         if memory.exists(f"/{name}"):
             memory.rm(f"/{name}", recursive=True)
-    else:
+    elif request.param == "s3":
         endpoint = request.getfixturevalue("s3_endpoint")
         bucket, client = request.getfixturevalue("s3_bucket")
         yield s3_harness(endpoint, bucket, client)
+    else:
+        from .sql_harness import sql_store  # imports this module: import it late
+
+        yield from sql_store(request.param, tmp_path)

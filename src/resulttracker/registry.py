@@ -17,7 +17,12 @@ __all__ = ["BACKENDS", "open_tracker"]
 
 #: URL scheme -> (``module:class``, extra to install). Any scheme not listed is
 #: an fsspec URL (or a local path) and goes to ``FsspecResultTracker``.
-BACKENDS: dict[str, tuple[str, str]] = {}
+BACKENDS: dict[str, tuple[str, str]] = {
+    "sqlite": ("resulttracker.backends.sql:SQLResultTracker", "sql"),
+    "postgresql": ("resulttracker.backends.sql:SQLResultTracker", "postgres"),
+    "mysql": ("resulttracker.backends.sql:SQLResultTracker", "mysql"),
+    "mariadb": ("resulttracker.backends.sql:SQLResultTracker", "mysql"),
+}
 
 _DEFAULT_BACKEND = ("resulttracker.backends.fsspec:FsspecResultTracker", "")
 

@@ -1,12 +1,46 @@
-"""Scale of the reliability suite: full under CI (``CI`` set), lighter locally."""
+"""Scale of the reliability suite (full under CI, lighter locally) and the stores
+that many processes share."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..conftest import s3_options
 
 FULL = bool(os.environ.get("CI"))
 
 
 def scale(full: int, light: int) -> int:
-    """``full`` under CI, ``light`` otherwise."""
+    """``full`` under CI (``CI`` set), ``light`` otherwise."""
     return full if FULL else light
+
+
+@pytest.fixture(params=["local", "s3", "sqlite", "postgres", "mariadb"])
+def shared_base(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(url, options)`` of an empty store that child processes open with
+    ``open_tracker(url, **options)``."""
+    if request.param == "local":
+        yield str(tmp_path / "base"), {}
+    elif request.param == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        bucket, _ = request.getfixturevalue("s3_bucket")
+        yield f"s3://{bucket}/base", s3_options(endpoint)
+    else:
+        import sqlalchemy as sa
+
+        from ..sql_harness import drop_tables, server_url, unique_table
+
+        name = request.param
+        url = f"sqlite:///{tmp_path}/results.db" if name == "sqlite" else server_url(name)
+        table = unique_table()
+        yield url, {"table": table}
+        engine = sa.create_engine(url)
+        drop_tables(engine, table)
+        engine.dispose()

@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from resulttracker import open_tracker
 
 from .. import workers
-from ..conftest import s3_options
 from .conftest import scale
-
-
-@pytest.fixture(params=["local", "s3"])
-def shared_base(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
-    if request.param == "local":
-        return str(tmp_path / "base"), {}
-    endpoint = request.getfixturevalue("s3_endpoint")
-    bucket, _ = request.getfixturevalue("s3_bucket")
-    return f"s3://{bucket}/base", s3_options(endpoint)
 
 
 def spawn_pool(processes: int) -> ProcessPoolExecutor:

@@ -553,7 +553,7 @@ class Target:
     measure: Callable[[dict[str, dict[str, Cell]], str, str], float | None]
     bound: float
     at_most: bool
-    shown: str = "{:.2f}×"
+    shown: str = "{:.3f}×"
 
 
 Measure = Callable[[dict[str, dict[str, Cell]], str, str], float | None]

@@ -32,6 +32,10 @@ class Delay:
 
 
 def _serve(delay: float, connection: Any) -> None:
+    import logging
+
+    # werkzeug logs every request: thousands of lines, and CPU the client would share.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,

@@ -694,7 +694,19 @@ def markdown(
     seconds: float,
 ) -> str:
     names = [spec.name for spec in specs]
+    flags = changed_flags(options)
+    command = "benchmarks/run.py" + (f" {flags}" if flags else "")
     lines = [
+        f"Reproduce: `make bench BENCH_ARGS='{flags}'`, or `.venv/bin/python {command}` "
+        "after `pip install -e '.[dev,bench]'`."
+        if flags
+        else "Reproduce: `make bench`, or `.venv/bin/python benchmarks/run.py` after "
+        "`pip install -e '.[dev,bench]'`.",
+        "",
+        "All numbers come from one run in which every contestant ran every workload, "
+        "interleaved, on a machine shared with other jobs: absolute times are noisy and "
+        "machine-bound; the ratios within the run are the point.",
+        "",
         "| workload | N | unit | " + " | ".join(names) + " |",
         "|---|---|---|" + "---:|" * len(names),
     ]
@@ -765,6 +777,24 @@ def markdown(
         + ".",
     ]
     return "\n".join(lines) + "\n"
+
+
+def changed_flags(options: argparse.Namespace) -> str:
+    """The command-line flags that differ from the defaults (sizes and repetitions)."""
+    if options.quick:
+        return "--quick"
+    defaults = vars(parse_arguments([]))
+    changed = []
+    for name, value in vars(options).items():
+        if name in ("output_dir", "scratch_dir", "contestants", "workloads"):
+            continue
+        if value != defaults[name]:
+            changed.append(f"--{name.replace('_', '-')} {value}")
+    if options.contestants:
+        changed.append(f"--contestants {options.contestants}")
+    if options.workloads:
+        changed.append(f"--workloads {options.workloads}")
+    return " ".join(changed)
 
 
 def to_json(

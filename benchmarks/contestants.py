@@ -19,6 +19,7 @@ append a :class:`Spec` to :func:`all_specs`.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -138,10 +139,53 @@ def _resulttracker_s3(url: str, options: dict[str, Any]) -> Contestant:
 
 
 def _resulttracker_sql(folder: str) -> Contestant:
-    # Lands with the SQL backend branch; until then the spec is reported unavailable.
-    from resulttracker.backends.sql import SQLResultTracker  # type: ignore[import-not-found]
+    from resulttracker.backends.sql import SQLResultTracker
 
     return TrackerContestant(SQLResultTracker(f"sqlite:///{folder}/results.sqlite3"))
+
+
+#: Database servers the SQL backend is measured on (the test suite's defaults).
+SQL_SERVERS = {
+    "postgres": os.environ.get(
+        "RESULTTRACKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+    "mariadb": os.environ.get(
+        "RESULTTRACKER_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+    ),
+}
+BENCH_TABLE_PREFIX = "rtbench_"
+
+
+def _resulttracker_server(server: str) -> Callable[[str], Contestant]:
+    def build(folder: str) -> Contestant:
+        from resulttracker.backends.sql import SQLResultTracker
+
+        # Each benchmark store is a table named after its scratch folder, so that
+        # worker processes opening the same "folder" find the same table.
+        table = BENCH_TABLE_PREFIX + hashlib.sha1(folder.encode()).hexdigest()[:16]
+        tracker = SQLResultTracker(SQL_SERVERS[server], table=table)
+        tracker.get("probe")  # an unreachable server makes the contestant unavailable
+        return TrackerContestant(tracker)
+
+    return build
+
+
+def drop_benchmark_tables() -> None:
+    """Drop the tables the server contestants created (they outlive the scratch folder)."""
+    try:
+        import sqlalchemy as sa
+    except ImportError:
+        return
+    for url in SQL_SERVERS.values():
+        try:
+            engine = sa.create_engine(url)
+            with engine.begin() as connection:
+                for name in sa.inspect(connection).get_table_names():
+                    if name.startswith(BENCH_TABLE_PREFIX):
+                        connection.execute(sa.text(f"DROP TABLE {name}"))
+            engine.dispose()
+        except Exception:
+            continue
 
 
 # -- torchx 0.7.0, the seed implementation ----------------------------------------------------
@@ -416,7 +460,21 @@ def all_specs() -> list[Spec]:
             ours=True,
             local=_resulttracker_sql,
             requires=("resulttracker.backends.sql",),
-            note="SQLResultTracker on SQLite, once the SQL backend branch lands.",
+            note="SQLResultTracker on SQLite (WAL).",
+        ),
+        Spec(
+            "resulttracker-postgres",
+            ours=True,
+            local=_resulttracker_server("postgres"),
+            requires=("resulttracker.backends.sql", "psycopg"),
+            note="SQLResultTracker on the local PostgreSQL server.",
+        ),
+        Spec(
+            "resulttracker-mariadb",
+            ours=True,
+            local=_resulttracker_server("mariadb"),
+            requires=("resulttracker.backends.sql", "pymysql"),
+            note="SQLResultTracker on the local MariaDB server.",
         ),
         Spec(
             "raw",

@@ -38,9 +38,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+from contestants import Contestant, Spec, UnavailableError, all_specs, drop_benchmark_tables
+
 # Run as a script, this folder is on sys.path: its modules import by bare name.
 import workers
-from contestants import Contestant, Spec, UnavailableError, all_specs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OURS = "resulttracker"
@@ -405,19 +406,30 @@ class MemoryExport(Workload):
         return spec.ours and spec.shares_files
 
     def size(self) -> str:
-        return f"{self.options.memory_n} keys"
+        return f"{self.options.memory_n} keys (and a tenth of them)"
 
     def setup(self, spec: Spec) -> Any:
-        return self.bench.filled(spec, self.options.memory_n)[0]
+        # Streaming shows as a peak that does not grow with the store: export a
+        # store and one ten times smaller, and compare.
+        return (
+            self.bench.filled(spec, self.options.memory_n)[0],
+            self.bench.filled(spec, max(1, self.options.memory_n // 10))[0],
+        )
 
-    def measure(self, spec: Spec, state: Any, repetition: int) -> Sample:
-        target = self.bench.folder(f"export-{spec.name}-{repetition}.parquet")
+    def _peak(self, spec: Spec, folder: Any, label: str) -> float:
+        target = self.bench.folder(f"export-{spec.name}-{label}.parquet")
         report = self.bench.run_in_fresh_process(
-            workers.measure_export, spec=spec.name, folder=state, target=target
+            workers.measure_export, spec=spec.name, folder=folder, target=target
         )
         if "skipped" in report:
             raise SkippedError(report["skipped"])
-        return Sample((report["peak_kib"] - report["baseline_kib"]) / 1024)
+        return float(report["peak_kib"] - report["baseline_kib"]) / 1024
+
+    def measure(self, spec: Spec, state: Any, repetition: int) -> Sample:
+        full, tenth = state
+        peak = self._peak(spec, full, f"full-{repetition}")
+        small = self._peak(spec, tenth, f"tenth-{repetition}")
+        return Sample(peak, {"peak at a tenth, MiB": small, "growth for 10× keys": peak / small})
 
 
 class WaitLatency(Workload):
@@ -592,17 +604,6 @@ def _extra(name: str) -> Measure:
     return measure
 
 
-def _export_over_scan(
-    results: dict[str, dict[str, Cell]], workload: str, ours: str
-) -> float | None:
-    # An export that streams holds a batch, not the whole result set: compare its
-    # peak to the peak of loading everything with scan.
-    export, scan = results[workload][ours].median, results.get("memory_scan", {}).get(ours)
-    if export is None or scan is None or not scan.median:
-        return None
-    return export / scan.median
-
-
 TARGETS = [
     Target("get_local", "within 1.3× of raw", _within("raw"), 1.3, True),
     Target("get_local", "≥ 2× faster than torchx", _slower("torchx"), 2, False),
@@ -632,9 +633,9 @@ TARGETS = [
     ),
     Target(
         "memory_export",
-        "export streams: peak ≤ 0.5× the scan's peak",
-        _export_over_scan,
-        0.5,
+        "export streams: 10× the keys raise the peak by ≤ 1.5×",
+        _extra("growth for 10× keys"),
+        1.5,
         True,
     ),
 ]
@@ -642,7 +643,8 @@ TARGETS = [
 
 def check_targets(results: dict[str, dict[str, Cell]], specs: list[Spec]) -> list[dict[str, Any]]:
     rows = []
-    for spec in (s for s in specs if s.ours):
+    # The targets are the file backend's; the other backends are measured beside it.
+    for spec in (s for s in specs if s.name == OURS):
         for target in TARGETS:
             cells = results.get(target.workload)
             row = {"contestant": spec.name, "workload": target.workload, "target": target.text}
@@ -919,6 +921,7 @@ def main(argv: list[str] | None = None) -> int:
             results[workload.name] = run_workload(workload, specs, repeat)
     finally:
         bench.close()
+        drop_benchmark_tables()
     targets = check_targets(results, specs)
     seconds = time.perf_counter() - begun
     table = markdown(workloads, results, specs, missing, targets, options, seconds)

@@ -140,19 +140,15 @@ def measure_memory(connection: Any, *, spec: str, folder: str, expected: int) ->
 
 
 def measure_export(connection: Any, *, spec: str, folder: str, target: str) -> None:
-    """Peak RSS while exporting every key to Parquet, if the tracker can export.
-
-    TODO(export branch): ``tracker.export`` comes from the query/export branch;
-    adjust the call below to its final signature when it lands.
-    """
+    """Peak RSS while exporting every key to Parquet, for trackers that can export."""
     contestant = spec_named(spec).local(folder)  # type: ignore[misc]
     export = getattr(getattr(contestant, "tracker", None), "export", None)
     if export is None:
-        connection.send({"skipped": "tracker.export does not exist on this branch yet"})
+        connection.send({"skipped": "this contestant cannot export"})
         return
     gc.collect()
     baseline = _status_kib("VmRSS")
     reset = _reset_peak()
-    export(target)
+    export(target, format="parquet")
     peak = _status_kib("VmHWM")
     connection.send({"baseline_kib": baseline, "peak_kib": peak, "peak_reset": reset})

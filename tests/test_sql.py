@@ -457,3 +457,15 @@ def test_sql_agrees_with_a_dict(name: str, tmp_path: Path) -> None:
         machine,
         settings=settings(max_examples=25, stateful_step_count=30, deadline=None),
     )
+
+
+def test_sqlite_file_in_a_missing_folder_is_created_by_the_first_write(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "results.db"
+    tracker = SQLResultTracker(f"sqlite:///{path}")
+    assert tracker.get("k") == {}
+    assert list(tracker.keys()) == []
+    assert not path.parent.exists()  # reading creates nothing
+    tracker["k"] = {"x": 1}
+    assert path.is_file()
+    assert SQLResultTracker(f"sqlite:///{path}")["k"] == {"x": 1}
+    tracker.close()

@@ -234,6 +234,15 @@ class SQLResultTracker(StoreTracker):
         self._table_name = table
         self._engine = _create_engine(url, self._shown_url, engine_options)
         self._dialect = self._engine.dialect.name
+        database = self._engine.url.database
+        self._sqlite_file: str | None = (
+            database
+            if self._dialect == "sqlite"
+            and database
+            and database != ":memory:"
+            and not database.startswith("file:")
+            else None
+        )
         self._results, self._schema = _define_tables(table)
         self._ready = False
         self._ready_lock = threading.Lock()
@@ -399,6 +408,12 @@ class SQLResultTracker(StoreTracker):
         with self._ready_lock:
             if self._ready:
                 return True
+            if self._sqlite_file is not None and not os.path.exists(self._sqlite_file):
+                # Connecting would create an empty database file: a read must not,
+                # and a first write creates the file's folder too, as a folder store does.
+                if not create:
+                    return False
+                os.makedirs(os.path.dirname(os.path.abspath(self._sqlite_file)), exist_ok=True)
             state = self._run("checking the table layout", self._check_schema)
             if state == "missing":
                 if not create:

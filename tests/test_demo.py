@@ -26,8 +26,9 @@ def test_demo_sweep_runs_trials_as_processes_and_reports_the_best(tmp_path: Path
     keys = list(tracker.keys())
     assert len(keys) == 4
     for record in tracker.scan():
-        assert set(record.results) == {"booth/mean", "booth/sem", "x", "y", "seeds"}
-        assert record.results["seeds"] == 2
+        names = {"mean", "sem", "std", "n", "min", "max", "nan_count"}
+        assert set(record.results) == {"x", "y"} | {f"booth/{name}" for name in names}
+        assert record.results["booth/n"] == 2
     best = min(keys, key=lambda key: float(tracker[key]["booth/mean"]))
     assert f"best: {best} " in finished.stdout
 

@@ -3,18 +3,16 @@
 Run ``python -m resulttracker.demo [--base URL]``. An orchestrator starts each
 trial as a separate OS process (a few at once), the way a scheduler would
 launch jobs. Each trial evaluates the Booth function (minimum 0 at x=1, y=3)
-with noise over a few seeds and puts the mean and standard error under
-``<experiment>/trial<N>``. The orchestrator waits for all trials with
-``wait_many``, prints every trial and the best one, and says where the JSON
-files are.
+with noise over a few seeds and puts the statistics (``booth/mean``,
+``booth/sem``, ``booth/n``...) under ``<experiment>/trial<N>``. The
+orchestrator waits for all trials with ``wait_many``, prints every trial and
+the best one, and says where the JSON files are.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -24,6 +22,7 @@ from typing import Any
 
 from .api import ResultTracker
 from .registry import open_tracker
+from .stats import summarize
 from .validation import Results
 
 __all__ = ["booth", "main"]
@@ -51,10 +50,8 @@ def run_trial(base: str, options: dict[str, Any], key: str, x: float, y: float, 
         noise = random.Random(f"{key}/{seed}").gauss(0.0, 2.0)
         time.sleep(0.05)  # stands in for real work
         values.append(booth(x, y) + noise)
-    mean = statistics.fmean(values)
-    sem = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
     tracker = open_tracker(base, **options)
-    tracker[key] = {"booth/mean": mean, "booth/sem": sem, "x": x, "y": y, "seeds": seeds}
+    tracker.put(key, x=x, y=y, **summarize("booth", values))
 
 
 def run_sweep(

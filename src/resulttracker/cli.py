@@ -1069,7 +1069,7 @@ def copy_command(
 
     \b
     Example:
-      resulttracker copy ./results s3://bucket/results exp1 -o endpoint_url=...
+      resulttracker -o profile=lab copy ./results s3://bucket/results exp1
     """
     settings = _settings()
     normalize_prefix(prefix)  # checked before any store is opened

@@ -36,7 +36,10 @@ def overwrite_one(base: str, options: dict[str, Any], writer: int, count: int) -
 
 
 def read_one(base: str, options: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """Read the shared key ``count`` times, starting once the first write has landed
+    (on a loaded machine the writers may start late)."""
     tracker = open_tracker(base, **options)
+    tracker.wait("shared", timeout=120, poll_interval=0.001)
     return [tracker.get("shared") for _ in range(count)]
 
 

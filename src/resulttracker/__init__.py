@@ -26,11 +26,13 @@ from .errors import (
     WaitTimeoutError,
 )
 from .registry import open_tracker
+from .transfer import CopyReport, copy
 from .validation import KeyType, Results, ResultType
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CopyReport",
     "CorruptResultError",
     "ExportError",
     "FsspecResultTracker",
@@ -53,5 +55,6 @@ __all__ = [
     "StoreTracker",
     "WaitTimeoutError",
     "__version__",
+    "copy",
     "open_tracker",
 ]

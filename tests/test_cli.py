@@ -1,0 +1,763 @@
+"""The ``resulttracker`` command, through click's CliRunner on every backend, and as
+an installed executable in a subprocess.
+
+Every command's output is checked against the library's own view of the store,
+and every error path against its exit status, a one-line message naming the
+culprit, and a store left untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from resulttracker import FsspecResultTracker, __main__, cli
+from resulttracker.cli import natural_key, parse_storage_options, parse_value
+from resulttracker.transfer import same_results
+
+from .conftest import StoreHarness, s3_harness, s3_options
+
+EXECUTABLE = Path(sys.executable).with_name("resulttracker")
+
+#: Results with every kind of value, including the awkward floats.
+SAMPLE: dict[str, dict[str, Any]] = {
+    "exp/trial2": {"loss": 0.5, "acc/mean": 0.9, "acc/sem": 0.01, "seed": 2, "opt": "adam"},
+    "exp/trial10": {"loss": math.nan, "acc/mean": 0.8, "acc/sem": 0.02, "seed": 10},
+    "exp/trial1": {"loss": math.inf, "acc/mean": 0.7, "acc/sem": 0.03, "seed": 1, "ok": True},
+    "other/run": {"loss": -math.inf, "note": 'ünïcödé, "quoted"'},
+}
+
+
+def global_options(store: StoreHarness) -> list[str]:
+    options = ["-b", store.base]
+    for name, value in store.options.items():
+        options += ["-o", f"{name}={value}"]
+    return options
+
+
+def invoke(store: StoreHarness, *args: str, **kwargs: Any) -> Result:
+    return CliRunner().invoke(cli.cli, [*global_options(store), *args], **kwargs)
+
+
+def fill(store: StoreHarness) -> None:
+    for key, results in SAMPLE.items():
+        store.tracker.put(key, **results)
+
+
+def assert_one_line_error(result: Result, status: int, *fragments: str) -> None:
+    assert result.exit_code == status, (result.stdout, result.stderr, result.exception)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+def same_value(actual: Any, expected: Any) -> bool:
+    return same_results({"v": actual}, {"v": expected})
+
+
+def parse_csv_cell(text: str) -> Any:
+    """A CSV cell back to a value (CSV has no types: numbers as the CLI writes them)."""
+    return parse_value(text) if text not in ("True", "False") else text == "True"
+
+
+# -- put / get ------------------------------------------------------------------------
+
+
+def test_put_then_get_round_trips_every_type(store: StoreHarness) -> None:
+    result = invoke(
+        store,
+        "put",
+        "exp/trial1",
+        "loss=0.125",
+        "epochs=10",
+        "big=123456789012345678901234567890",
+        "diverged=nan",
+        "upper=inf",
+        "lower=-Inf",
+        "tiny=1e-300",
+        "opt=adam",
+        "version=1_000",
+        "empty=",
+        "--str",
+        "seed=007",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    stored = store.tracker.get("exp/trial1")
+    expected = {
+        "loss": 0.125,
+        "epochs": 10,
+        "big": 123456789012345678901234567890,
+        "diverged": math.nan,
+        "upper": math.inf,
+        "lower": -math.inf,
+        "tiny": 1e-300,
+        "opt": "adam",
+        "version": "1_000",
+        "empty": "",
+        "seed": "007",
+    }
+    assert same_results(stored, expected)
+
+    got = invoke(store, "get", "exp/trial1")
+    assert got.exit_code == 0
+    assert same_results(json.loads(got.stdout), stored)
+
+
+def test_put_replaces_all_results(store: StoreHarness) -> None:
+    assert invoke(store, "put", "k", "a=1", "b=2").exit_code == 0
+    assert invoke(store, "put", "k", "c=3").exit_code == 0
+    assert store.tracker.get("k") == {"c": 3}
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["put", "a//b", "x=1"], "'a//b' has an empty path segment"),
+        (["put", "../escape", "x=1"], "'..' path segment"),
+        (["put", "k", "x"], "result 'x' is not NAME=VALUE"),
+        (["put", "k", "=1"], "result '=1' is not NAME=VALUE"),
+        (["put", "k", "x=1", "--str", "x=2"], "result 'x' is given twice"),
+        (["put", "k"], "no results given for key 'k'"),
+        (["put", "k", "x=" + "y" * 2000], "string of 2000 bytes"),
+    ],
+)
+def test_invalid_put_writes_nothing(store: StoreHarness, args: list[str], fragment: str) -> None:
+    result = invoke(store, *args)
+    assert_one_line_error(result, 2, fragment)
+    assert store.raw_names() == set()
+
+
+def test_get_of_a_missing_key_exits_1(store: StoreHarness) -> None:
+    fill(store)
+    assert_one_line_error(invoke(store, "get", "exp/nope"), 1, "no results at key 'exp/nope'")
+    assert_one_line_error(invoke(store, "get", "bad//key"), 2, "'bad//key'")
+
+
+def test_get_formats(store: StoreHarness) -> None:
+    fill(store)
+    table = invoke(store, "get", "exp/trial10", "--format", "table").stdout
+    lines = [line.split() for line in table.splitlines()]
+    assert ["loss", "nan"] in lines
+    assert ["acc/mean", "0.8"] in lines
+    jsonl = invoke(store, "get", "exp/trial10", "-f", "jsonl").stdout
+    assert len(jsonl.splitlines()) == 1
+    assert same_results(json.loads(jsonl), SAMPLE["exp/trial10"])
+    rows = list(csv.DictReader(io.StringIO(invoke(store, "get", "exp/trial1", "-f", "csv").stdout)))
+    assert rows == [
+        {"loss": "inf", "acc/mean": "0.7", "acc/sem": "0.03", "seed": "1", "ok": "True"}
+    ]
+
+
+# -- ls / show --------------------------------------------------------------------------
+
+
+def test_ls(store: StoreHarness) -> None:
+    fill(store)
+    assert invoke(store, "ls").stdout.splitlines() == sorted(SAMPLE)
+    assert invoke(store, "ls", "exp").stdout.splitlines() == [
+        "exp/trial1",
+        "exp/trial10",
+        "exp/trial2",
+    ]
+    long = [json.loads(line) for line in invoke(store, "ls", "--long").stdout.splitlines()]
+    assert [row["key"] for row in long] == sorted(SAMPLE)
+    assert [row["results"] for row in long] == [len(SAMPLE[key]) for key in sorted(SAMPLE)]
+    for row in long:
+        assert row["modified"] is None or row["modified"].endswith("+00:00")
+    table = invoke(store, "ls", "exp", "-l", "-f", "table").stdout
+    keys = [line.split()[0] for line in table.splitlines()[2:]]
+    assert keys == ["exp/trial1", "exp/trial2", "exp/trial10"]  # natural order
+
+
+@pytest.mark.parametrize("output_format", ["json", "jsonl", "csv"])
+def test_show_parses_back_to_the_library_results(store: StoreHarness, output_format: str) -> None:
+    fill(store)
+    result = invoke(store, "show", "--format", output_format)
+    assert result.exit_code == 0, result.output
+    expected = {record.key: record.results for record in store.tracker.scan()}
+    if output_format == "json":
+        rows = json.loads(result.stdout)
+    elif output_format == "jsonl":
+        rows = [json.loads(line) for line in result.stdout.splitlines()]
+    else:
+        reader = csv.DictReader(io.StringIO(result.stdout))
+        rows = [
+            # An empty cell is a missing result (SAMPLE has no empty text).
+            {name: parse_csv_cell(text) for name, text in row.items() if text != ""}
+            for row in reader
+        ]
+        assert reader.fieldnames is not None
+        assert reader.fieldnames[0] == "key"
+    assert [row["key"] for row in rows] == sorted(expected)  # library order
+    for row in rows:
+        key = row.pop("key")
+        assert same_results(row, expected[key]), (row, expected[key])
+
+
+def test_show_defaults_to_json_lines_off_a_terminal(store: StoreHarness) -> None:
+    fill(store)
+    lines = invoke(store, "show", "exp").stdout.splitlines()
+    assert [json.loads(line)["key"] for line in lines] == [
+        "exp/trial1",
+        "exp/trial10",
+        "exp/trial2",
+    ]
+
+
+def test_show_table_is_for_humans(store: StoreHarness) -> None:
+    fill(store)
+    result = invoke(store, "show", "exp", "--format", "table")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    header = lines[0].split()
+    assert header == ["key", "acc", "loss", "ok", "opt", "seed"]
+    body = [line.split() for line in lines[2:]]
+    assert [row[0] for row in body] == ["exp/trial1", "exp/trial2", "exp/trial10"]
+    assert body[0][:5] == ["exp/trial1", "0.7", "±", "0.03", "inf"]
+    assert body[2][:5] == ["exp/trial10", "0.8", "±", "0.02", "nan"]
+
+
+def test_show_where_sort_limit_columns(store: StoreHarness) -> None:
+    fill(store)
+
+    def keys(*args: str) -> list[str]:
+        result = invoke(store, "show", *args, "-f", "jsonl")
+        assert result.exit_code == 0, result.output
+        return [json.loads(line)["key"] for line in result.stdout.splitlines()]
+
+    assert keys("--where", "seed >= 2") == ["exp/trial10", "exp/trial2"]
+    assert keys("-w", "seed >= 2", "-w", "opt = adam") == ["exp/trial2"]
+    assert keys("--where", "loss = nan") == ["exp/trial10"]
+    # Sorted by value; NaN and missing last in both directions.
+    assert keys("--sort", "acc") == ["exp/trial1", "exp/trial10", "exp/trial2", "other/run"]
+    assert keys("--sort", "acc", "--desc") == [
+        "exp/trial2",
+        "exp/trial10",
+        "exp/trial1",
+        "other/run",
+    ]
+    assert keys("--sort", "loss") == ["other/run", "exp/trial2", "exp/trial1", "exp/trial10"]
+    assert keys("--sort", "seed", "--desc", "--limit", "2") == ["exp/trial10", "exp/trial2"]
+    assert keys("--limit", "0") == []
+
+    rows = invoke(store, "show", "exp", "--columns", "acc,seed", "-f", "csv").stdout
+    assert rows.splitlines()[0] == "key,acc/mean,acc/sem,seed"
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "fragment"),
+    [
+        (["show", "--where", "loss <"], 2, "invalid --where 'loss <'"),
+        (["show", "--where", "loss"], 2, "invalid --where 'loss'"),
+        (["show", "--sort", "nope"], 2, "no metric 'nope'"),
+        (["show", "--columns", "nope"], 2, "no metric 'nope'"),
+        (["show", "--columns", "a,,b"], 2, "--columns"),
+        (["show", "--desc"], 2, "--desc needs --sort"),
+        (["show", "bad//prefix"], 2, "'bad//prefix'"),
+        (["best", "nope"], 2, "no metric 'nope'"),
+        (["best", "note"], 1, "no best 'note'"),
+        (["best", "loss", "--where", "seed > 1", "--where", "seed <"], 2, "'seed <'"),
+        (["summary", "--depth", "0"], 2, "0"),
+    ],
+)
+def test_query_errors(store: StoreHarness, args: list[str], status: int, fragment: str) -> None:
+    fill(store)
+    before = {key: store.raw_read(key) for key in SAMPLE}
+    result = invoke(store, *args)
+    if args[:2] == ["summary", "--depth"]:  # click's own usage error
+        assert result.exit_code == 2
+        assert "Invalid value for '--depth'" in result.stderr
+    else:
+        assert_one_line_error(result, status, fragment)
+    assert {key: store.raw_read(key) for key in SAMPLE} == before
+
+
+# -- best / summary ------------------------------------------------------------------
+
+
+def test_best(store: StoreHarness) -> None:
+    fill(store)
+    lowest = json.loads(invoke(store, "best", "loss").stdout)
+    assert lowest["key"] == "other/run"
+    highest = json.loads(invoke(store, "best", "acc", "--max").stdout)
+    assert highest.pop("key") == "exp/trial2"
+    assert same_results(highest, SAMPLE["exp/trial2"])
+    assert (
+        json.loads(invoke(store, "best", "acc", "exp", "--where", "seed != 2").stdout)["key"]
+        == "exp/trial1"
+    )
+    table = invoke(store, "best", "seed", "-f", "table").stdout.splitlines()
+    assert table[2].split() == ["key", "exp/trial1"]
+
+
+def test_best_with_no_usable_value_exits_1(store: StoreHarness) -> None:
+    store.tracker.put("a", loss=math.nan)
+    assert_one_line_error(invoke(store, "best", "loss"), 1, "no best 'loss'")
+    assert_one_line_error(invoke(store, "best", "loss", "nothing/here"), 1, "no best 'loss'")
+
+
+def test_summary_aggregates_replicas(store: StoreHarness) -> None:
+    for seed, loss in enumerate([1.0, 2.0, 3.0]):
+        store.tracker.put(f"sweep/lr0.1/seed{seed}", loss=loss, acc=0.5)
+    for seed in range(2):
+        store.tracker.put(f"sweep/lr1/seed{seed}", **{"loss/mean": 4.0, "loss/sem": 0.3})
+    result = invoke(store, "summary", "sweep", "--depth", "2")
+    assert result.exit_code == 0, result.output
+    rows = {
+        (row["group"], row["metric"]): row for row in map(json.loads, result.stdout.splitlines())
+    }
+    assert set(rows) == {("sweep/lr0.1", "acc"), ("sweep/lr0.1", "loss"), ("sweep/lr1", "loss")}
+    assert rows["sweep/lr0.1", "loss"]["mean"] == 2.0
+    assert math.isclose(rows["sweep/lr0.1", "loss"]["sem"], 1 / math.sqrt(3))
+    assert rows["sweep/lr0.1", "loss"]["n"] == 3
+    assert math.isclose(rows["sweep/lr1", "loss"]["sem"], math.hypot(0.3, 0.3) / 2)
+    # The default groups by all but the last segment: the same groups here.
+    assert invoke(store, "summary", "sweep").stdout == result.stdout
+    table = invoke(store, "summary", "-d", "2", "-f", "table").stdout.splitlines()
+    assert table[2].split() == ["sweep/lr0.1", "acc", "0.5", "±", "0", "3"]
+
+
+# -- export / copy ---------------------------------------------------------------------
+
+
+def test_export_csv_and_parquet(store: StoreHarness, tmp_path: Path) -> None:
+    fill(store)
+    destination = tmp_path / "out.csv"
+    result = invoke(store, "export", str(destination), "exp", "--where", "seed > 1")
+    assert result.exit_code == 0, result.output
+    assert "exported 2 keys" in result.stderr
+    rows = list(csv.DictReader(destination.open()))
+    assert [row["key"] for row in rows] == ["exp/trial10", "exp/trial2"]
+    assert rows[0]["loss"] == "nan"
+
+    pandas = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    parquet = tmp_path / "all.data"
+    assert invoke(store, "export", str(parquet), "--format", "parquet").exit_code == 0
+    frame = pandas.read_parquet(parquet)
+    assert list(frame["key"]) == sorted(SAMPLE)
+
+    to_stdout = invoke(store, "export", "-", "other", "--format", "jsonl")
+    assert json.loads(to_stdout.stdout)["note"] == SAMPLE["other/run"]["note"]
+
+
+def test_export_refuses_bad_arguments_and_writes_nothing(
+    store: StoreHarness, tmp_path: Path
+) -> None:
+    fill(store)
+    assert_one_line_error(invoke(store, "export", str(tmp_path / "out.xyz")), 2, "out.xyz")
+    assert_one_line_error(
+        invoke(store, "export", str(tmp_path / "out.csv"), "-w", "loss <"), 2, "'loss <'"
+    )
+    assert list(tmp_path.glob("out.*")) == []
+
+
+def test_copy_between_a_folder_and_s3_round_trips_exactly(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: tuple[str, Any]
+) -> None:
+    folder = FsspecResultTracker(tmp_path / "first")
+    for key, results in SAMPLE.items():
+        folder.put(key, **results)
+    s3 = s3_harness(s3_endpoint, *s3_bucket)
+    options = [flag for name, value in s3.options.items() for flag in ("-o", f"{name}={value}")]
+    runner = CliRunner()
+
+    up = runner.invoke(cli.cli, [*options, "copy", str(tmp_path / "first"), s3.base])
+    assert up.exit_code == 0, up.output
+    assert "copied 4 keys" in up.stderr
+    down = runner.invoke(cli.cli, [*options, "copy", s3.base, str(tmp_path / "second")])
+    assert down.exit_code == 0, down.output
+
+    back = FsspecResultTracker(tmp_path / "second")
+    assert list(back.keys()) == sorted(SAMPLE)
+    for key, results in SAMPLE.items():
+        assert same_results(back.get(key), results)
+        assert s3.raw_read(key) == (tmp_path / "first" / key).read_bytes()
+
+    # Again: nothing to do. Then a conflicting key makes the copy fail, listing it.
+    again = runner.invoke(cli.cli, [*options, "copy", s3.base, str(tmp_path / "second")])
+    assert again.exit_code == 0
+    assert "(4 already identical)" in again.stderr
+    back.put("exp/trial1", loss=0.0)
+    conflict = runner.invoke(cli.cli, [*options, "copy", s3.base, str(tmp_path / "second")])
+    assert conflict.exit_code == 1
+    assert conflict.stderr.splitlines()[-1].startswith("Error: 1 key already in DEST")
+    assert "'exp/trial1'" in conflict.stderr
+    assert back.get("exp/trial1") == {"loss": 0.0}
+    forced = runner.invoke(
+        cli.cli, [*options, "copy", s3.base, str(tmp_path / "second"), "exp", "--overwrite"]
+    )
+    assert forced.exit_code == 0
+    assert same_results(back.get("exp/trial1"), SAMPLE["exp/trial1"])
+
+
+def test_copy_to_every_backend_with_dest_options(store: StoreHarness, tmp_path: Path) -> None:
+    source = FsspecResultTracker(tmp_path / "source")
+    for key, results in SAMPLE.items():
+        source.put(key, **results)
+    dest_options = [f"--dest-option={name}={value}" for name, value in store.options.items()]
+    result = CliRunner().invoke(
+        cli.cli, ["copy", str(tmp_path / "source"), store.base, "exp", *dest_options]
+    )
+    assert result.exit_code == 0, result.output
+    assert list(store.tracker.keys()) == ["exp/trial1", "exp/trial10", "exp/trial2"]
+
+
+def test_copy_with_an_invalid_prefix_writes_nothing(tmp_path: Path) -> None:
+    source = FsspecResultTracker(tmp_path / "source")
+    source.put("a", x=1)
+    result = CliRunner().invoke(
+        cli.cli, ["copy", str(tmp_path / "source"), str(tmp_path / "dest"), "a//b"]
+    )
+    assert_one_line_error(result, 2, "'a//b'")
+    assert not (tmp_path / "dest").exists()
+
+
+# -- wait / rm / check -----------------------------------------------------------------
+
+
+def test_wait(store: StoreHarness) -> None:
+    fill(store)
+    assert invoke(store, "wait", "exp/trial1", "exp/trial2", "--timeout", "5").exit_code == 0
+
+    timer = threading.Timer(0.3, lambda: store.new_tracker().put("late", x=1))
+    timer.start()
+    started = time.monotonic()
+    result = invoke(store, "wait", "exp/trial1", "late", "-t", "30", "--interval", "0.05")
+    timer.join()
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started < 20
+
+    timed_out = invoke(store, "wait", "exp/trial1", "never", "also/never", "-t", "0.2")
+    assert_one_line_error(timed_out, 1, "timed out after 0.2 s", "'never'", "'also/never'")
+    assert_one_line_error(invoke(store, "wait", "ok", "bad//key", "-t", "0"), 2, "'bad//key'")
+
+
+def test_rm(store: StoreHarness) -> None:
+    fill(store)
+    assert invoke(store, "rm", "exp/trial1").exit_code == 0
+    assert "exp/trial1" not in store.tracker
+
+    # An invalid key among valid ones: nothing is deleted.
+    assert_one_line_error(invoke(store, "rm", "exp/trial2", "bad//key"), 2, "'bad//key'")
+    assert "exp/trial2" in store.tracker
+    # A missing key: the others are deleted, the status says what was missing.
+    assert_one_line_error(invoke(store, "rm", "exp/trial2", "exp/gone"), 1, "'exp/gone'")
+    assert "exp/trial2" not in store.tracker
+
+    refused = invoke(store, "rm", "--prefix", "exp")
+    assert_one_line_error(refused, 2, "not deleting 1 key under 'exp' without --yes")
+    assert "exp/trial10" in store.tracker
+    assert_one_line_error(invoke(store, "rm", "--prefix", ""), 2, "must not be empty")
+    usage = invoke(store, "rm", "exp/trial10", "--prefix", "exp")
+    assert usage.exit_code == 2
+    assert "give either KEYs or --prefix P" in usage.stderr
+
+    done = invoke(store, "rm", "--prefix", "/", "--yes")
+    assert done.exit_code == 0
+    assert "deleted 2 keys in the store" in done.stderr
+    assert list(store.tracker.keys()) == []
+    assert_one_line_error(invoke(store, "rm", "-p", "exp", "-y"), 1, "no keys under 'exp'")
+
+
+def test_check_reports_corrupt_keys(store: StoreHarness) -> None:
+    fill(store)
+    clean = invoke(store, "check")
+    assert clean.exit_code == 0
+    assert clean.stdout == ""
+    assert "checked 4 keys: 0 corrupt keys" in clean.stderr
+
+    store.raw_write("exp/broken", b"{not json")
+    result = invoke(store, "check", "exp")
+    assert result.exit_code == 1
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["problem"] == "corrupt"
+    assert row["key"] == "exp/broken"
+    assert "not valid JSON" in row["detail"]
+    assert result.stderr.splitlines()[-1] == (
+        "Error: checked 4 keys: 1 corrupt key, 0 temporary files (0 removed)"
+    )
+    # Reading commands refuse, and point at check.
+    assert_one_line_error(invoke(store, "show"), 1, "'exp/broken'", "resulttracker check")
+    assert store.raw_read("exp/broken") == b"{not json"
+
+
+def test_check_fix_removes_old_temporary_files(tmp_path: Path) -> None:
+    base = tmp_path / "results"
+    tracker = FsspecResultTracker(base)
+    tracker.put("exp/a", x=1)
+    stray = base / "exp" / ".rttmp-crashed"
+    stray.write_bytes(b"{")
+    runner = CliRunner()
+
+    found = runner.invoke(cli.cli, ["-b", str(base), "check", "-f", "csv"])
+    assert found.exit_code == 1
+    assert f"temporary file,,{stray},kept: --fix removes it" in found.stdout
+
+    young = runner.invoke(cli.cli, ["-b", str(base), "check", "--fix"])
+    assert young.exit_code == 1  # younger than the default 60 s: kept
+    assert stray.exists()
+
+    old = time.time() - 120
+    os.utime(stray, (old, old))
+    fixed = runner.invoke(cli.cli, ["-b", str(base), "check", "--fix", "-f", "jsonl"])
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads(fixed.stdout)["detail"] == "removed"
+    assert not stray.exists()
+    assert tracker.get("exp/a") == {"x": 1}
+
+    assert runner.invoke(cli.cli, ["-b", str(base), "check", "--min-age", "-1"]).exit_code == 2
+
+
+# -- global behaviour ----------------------------------------------------------------
+
+
+def test_base_from_the_environment(tmp_path: Path) -> None:
+    runner = CliRunner(env={"RESULTTRACKER_BASE": str(tmp_path / "from-env")})
+    assert runner.invoke(cli.cli, ["put", "k", "x=1"]).exit_code == 0
+    assert FsspecResultTracker(tmp_path / "from-env").get("k") == {"x": 1}
+    override = runner.invoke(cli.cli, ["-b", str(tmp_path / "flag"), "put", "k", "x=2"])
+    assert override.exit_code == 0
+    assert FsspecResultTracker(tmp_path / "flag").get("k") == {"x": 2}
+
+
+def test_an_unreachable_store_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = {**s3_options(f"http://127.0.0.1:{port}"), "operation_timeout": 3}
+    flags = [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+    for command in (["ls"], ["put", "k", "x=1"], ["show"], ["get", "k"]):
+        result = CliRunner().invoke(cli.cli, ["-b", "s3://nowhere/base", *flags, *command])
+        assert_one_line_error(result, 1, "s3://nowhere/base")
+
+
+def test_bad_storage_options_are_usage_errors(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli.cli, ["-b", str(tmp_path), "-o", "novalue", "ls"])
+    assert_one_line_error(result, 2, "storage option 'novalue' is not KEY=VALUE")
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli.cli, ["-b", str(tmp_path), "--debug", "put", "a//b", "x=1"])
+    assert result.exit_code == 1
+    assert type(result.exception).__name__ == "InvalidKeyError"
+
+
+def test_version_and_help() -> None:
+    runner = CliRunner()
+    version = runner.invoke(cli.cli, ["--version"])
+    assert version.exit_code == 0
+    assert version.stdout.strip() == "resulttracker, version 0.1.0"
+    helped = runner.invoke(cli.cli, ["--help"])
+    assert helped.exit_code == 0
+    for command in [
+        "put",
+        "get",
+        "ls",
+        "show",
+        "best",
+        "summary",
+        "export",
+        "wait",
+        "rm",
+        "copy",
+        "check",
+        "demo",
+        "serve",
+        "report",
+    ]:
+        assert f"\n  {command} " in helped.stdout
+    assert "_RESULTTRACKER_COMPLETE=bash_source resulttracker" in helped.stdout
+
+
+def test_shell_completion_lists_keys(store: StoreHarness) -> None:
+    fill(store)
+    words = ["resulttracker", *global_options(store), "get", "exp/trial1"]
+    result = CliRunner().invoke(
+        cli.cli,
+        [],
+        prog_name="resulttracker",
+        env={
+            "_RESULTTRACKER_COMPLETE": "bash_complete",
+            "COMP_WORDS": " ".join(words),
+            "COMP_CWORD": str(len(words) - 1),
+        },
+    )
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["plain,exp/trial1", "plain,exp/trial10"]
+
+
+@pytest.mark.parametrize("command", ["serve", "report"])
+def test_dashboard_commands_say_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "resulttracker.web", None)
+    args = [command] if command == "serve" else [command, str(tmp_path / "report.html")]
+    result = CliRunner().invoke(cli.cli, ["-b", str(tmp_path / "base"), *args])
+    assert_one_line_error(result, 2, "pip install 'resulttracker[dashboard]'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_cli_extra_gives_an_install_hint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(sys.modules, "resulttracker.cli")
+    monkeypatch.setitem(sys.modules, "rich", None)
+    assert __main__.main(["--help"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert "pip install 'resulttracker[cli]'" in line
+
+
+def test_demo_runs_the_sweep(tmp_path: Path) -> None:
+    base = tmp_path / "demo"
+    result = CliRunner().invoke(
+        cli.cli, ["-b", str(base), "demo", "--trials", "2", "--seeds", "1", "--parallel", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "best: sweep-" in result.stdout
+    assert len(list(FsspecResultTracker(base).keys())) == 2
+
+
+# -- small pieces ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1", 1),
+        ("-12", -12),
+        ("+3", 3),
+        ("0.5", 0.5),
+        (".5", 0.5),
+        ("1e-3", 1e-3),
+        ("2E5", 2e5),
+        ("nan", math.nan),
+        ("NaN", math.nan),
+        ("inf", math.inf),
+        ("-Infinity", -math.inf),
+        ("1_000", "1_000"),
+        ("0x10", "0x10"),
+        ("true", "true"),
+        ("", ""),
+        (" 1", " 1"),
+        ("1.2.3", "1.2.3"),
+        ("adam", "adam"),
+    ],
+)
+def test_parse_value(text: str, value: Any) -> None:
+    assert same_value(parse_value(text), value)
+
+
+def test_parse_storage_options() -> None:
+    assert parse_storage_options(
+        ["anon=true", "operation_timeout=2.5", "key=AKIA", 'secret="123"', "config_kwargs={}"]
+    ) == {
+        "anon": True,
+        "operation_timeout": 2.5,
+        "key": "AKIA",
+        "secret": "123",
+        "config_kwargs": {},
+    }
+
+
+def test_natural_key() -> None:
+    keys = ["trial/10", "trial/2", "trial/1", "a10b2", "a2b10", "a2b2", "trial/01"]
+    assert sorted(keys, key=natural_key) == [
+        "a2b2",
+        "a2b10",
+        "a10b2",
+        "trial/01",
+        "trial/1",
+        "trial/2",
+        "trial/10",
+    ]
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_only_for_long_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with cli.ProgressBar("quick") as bar:
+        bar.update(1, 2)  # under a second: nothing drawn
+    assert terminal.getvalue() == ""
+
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    with cli.ProgressBar("slow") as bar:
+        bar.update(1, 2)
+        bar.update(2, 2, "writing")
+    assert "writing" in terminal.getvalue()
+
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    with cli.ProgressBar("piped") as bar:
+        bar.update(1, 2)
+    assert pipe.getvalue() == ""
+
+
+# -- the installed executable ----------------------------------------------------------
+
+
+def run_command(args: Sequence[str], *, module: bool = False) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "resulttracker"] if module else [str(EXECUTABLE)]
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_the_installed_executable(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "local":
+        flags = ["-b", str(tmp_path / "results")]
+    else:
+        endpoint = request.getfixturevalue("s3_endpoint")
+        bucket, _ = request.getfixturevalue("s3_bucket")
+        options = s3_options(endpoint)
+        flags = ["-b", f"s3://{bucket}/base"]
+        flags += [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+
+    put = run_command([*flags, "put", "exp/trial1", "loss=0.25", "acc/mean=nan"])
+    assert put.returncode == 0, put.stderr
+    shown = run_command([*flags, "show", "--format", "csv"], module=True)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == "key,acc/mean,loss\nexp/trial1,nan,0.25\n"
+    default = run_command([*flags, "get", "exp/trial1"])
+    assert same_results(json.loads(default.stdout), {"loss": 0.25, "acc/mean": math.nan})
+
+    bad = run_command([*flags, "put", "exp//x", "loss=1"])
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    (line,) = bad.stderr.splitlines()
+    assert line.startswith("Error: key 'exp//x'")
+    missing = run_command([*flags, "wait", "exp/other", "--timeout", "0.1"])
+    assert missing.returncode == 1
+    assert missing.stderr.splitlines() == [
+        "Error: timed out after 0.1 s waiting for key 'exp/other'"
+    ]

@@ -82,8 +82,8 @@ def report_html(payload: dict[str, Any]) -> str:
         )
         + f'<script type="application/json" id="resulttracker-data">{embed_json(payload)}'
         "</script>\n"
-        f"<script>{plotly_source}</script>\n"
-        f"<script>{app_source}</script>\n" + page[body_start:]
+        f"<script>{app_source}</script>\n"
+        f"<script>{plotly_source}</script>\n" + page[body_start:]
     )
 
 

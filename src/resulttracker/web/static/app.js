@@ -472,7 +472,12 @@
     $("clear-brush").hidden = state.brush.length === 0;
     refreshSelects();
     const view = state.view;
-    if (view === "table") renderTable();
+    if (view !== "table" && view !== "parallel" && typeof window.Plotly === "undefined") {
+      // plotly.js loads after the table (async): the table is usable sooner.
+      const plot = document.querySelector("#view-" + view + " .plot");
+      plot.replaceChildren(element("p", "loading the plotting library…", "hint"));
+      loadPlotly();
+    } else if (view === "table") renderTable();
     else if (view === "trials") renderTrials();
     else if (view === "scatter") renderScatter();
     else if (view === "parallel") renderParallel();
@@ -991,9 +996,9 @@
     $("page-last").addEventListener("click", () => go(pages() - 1));
     $("download-csv").addEventListener("click", downloadCsv);
     $("download-json").addEventListener("click", downloadJson);
-    for (const id of ["trials-metric", "trials-x", "trials-mode"]) $(id).addEventListener("change", renderTrials);
-    for (const id of ["scatter-x", "scatter-y", "scatter-color"]) $(id).addEventListener("change", renderScatter);
-    for (const id of ["groups-by", "groups-k", "groups-result", "groups-metric"]) $(id).addEventListener("change", renderGroups);
+    for (const id of ["trials-metric", "trials-x", "trials-mode"]) $(id).addEventListener("change", render);
+    for (const id of ["scatter-x", "scatter-y", "scatter-color"]) $(id).addEventListener("change", render);
+    for (const id of ["groups-by", "groups-k", "groups-result", "groups-metric"]) $(id).addEventListener("change", render);
   }
 
   async function start() {
@@ -1011,14 +1016,34 @@
       render();
       return;
     }
+    // The records and the config are fetched together; plotly.js (large) only after
+    // the table is on screen, so that the table is usable as soon as possible.
+    const config = fetch("/api/config", { cache: "no-store" }).then((response) => response.json());
+    const first = poll(false);
     try {
-      const config = await (await fetch("/api/config", { cache: "no-store" })).json();
-      state.refresh = config.refresh;
-      $("source").textContent = config.store;
+      const settings = await config;
+      state.refresh = settings.refresh;
+      $("source").textContent = settings.store;
     } catch (problem) {
       setStatus("cannot reach the server: " + problem.message);
     }
-    await poll(false);
+    await first;
+    // Parsing plotly.js takes the main thread for a while on a slow machine; do it
+    // when a plot is first wanted, or once the page has been idle for a few seconds.
+    setTimeout(loadPlotly, 3000);
+  }
+
+  let plotlyRequested = false;
+
+  function loadPlotly() {
+    if (plotlyRequested || typeof window.Plotly !== "undefined") return;
+    plotlyRequested = true;
+    const plotly = element("script");
+    plotly.src = "/static/plotly.min.js";
+    plotly.addEventListener("load", () => {
+      if (state.view !== "table") render();
+    });
+    document.body.appendChild(plotly);
   }
 
   // Exposed for the tests and the benchmark: read-only views of the page's state.

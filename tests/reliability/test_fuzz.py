@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -15,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resulttracker import FsspecResultTracker, InvalidKeyError, InvalidResultError
+from resulttracker import FsspecResultTracker, InvalidKeyError, InvalidResultError, ResultTracker
+from resulttracker.backends.sql import SQLResultTracker
 
 from .conftest import scale
 
@@ -60,8 +63,8 @@ def same(got: dict[str, Any], expected: dict[str, Any]) -> bool:
     return True
 
 
-@pytest.fixture(params=["local", "memory"], scope="module")
-def fuzz_tracker(request: pytest.FixtureRequest) -> Iterator[tuple[FsspecResultTracker, Any]]:
+@pytest.fixture(params=["local", "memory", "sqlite"], scope="module")
+def fuzz_tracker(request: pytest.FixtureRequest) -> Iterator[tuple[ResultTracker, Any]]:
     if request.param == "local":
         folder = tempfile.mkdtemp()
 
@@ -69,6 +72,23 @@ def fuzz_tracker(request: pytest.FixtureRequest) -> Iterator[tuple[FsspecResultT
             return {str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file()}
 
         yield FsspecResultTracker(folder), names
+        shutil.rmtree(folder)
+    elif request.param == "sqlite":
+        folder = tempfile.mkdtemp()
+        database = f"{folder}/results.db"
+
+        def names() -> set[str]:  # ground truth: the table itself, read with sqlite3
+            if not Path(database).exists():
+                return set()
+            with contextlib.closing(sqlite3.connect(database)) as connection:
+                tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+                if "results" not in tables:
+                    return set()
+                return {row[0] for row in connection.execute("SELECT key FROM results")}
+
+        tracker = SQLResultTracker(f"sqlite:///{database}")
+        yield tracker, names
+        tracker.close()
         shutil.rmtree(folder)
     else:
         root = f"/fuzz-{uuid.uuid4().hex}"
@@ -87,7 +107,7 @@ def fuzz_tracker(request: pytest.FixtureRequest) -> Iterator[tuple[FsspecResultT
 )
 @given(key=any_key, results=any_results)
 def test_put_round_trips_or_is_refused_with_nothing_written(
-    fuzz_tracker: tuple[FsspecResultTracker, Any], key: Any, results: dict[str, Any]
+    fuzz_tracker: tuple[ResultTracker, Any], key: Any, results: dict[str, Any]
 ) -> None:
     tracker, names = fuzz_tracker
     before = names()

@@ -6,6 +6,7 @@ open their tracker with ``open_tracker`` so that they work on every backend.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Any
@@ -43,9 +44,9 @@ def read_one(base: str, options: dict[str, Any], count: int) -> list[dict[str, A
     return [tracker.get("shared") for _ in range(count)]
 
 
-def overwrite_forever(base: str) -> None:
+def overwrite_forever(base: str, options: dict[str, Any]) -> None:
     """Overwrite keys ``k0``..``k4`` in turn until killed, printing each completed put."""
-    tracker = open_tracker(base)
+    tracker = open_tracker(base, **options)
     number = 0
     while True:
         tracker[f"k{number % 5}"] = consistent_results(os.getpid(), number, width=400)
@@ -54,4 +55,4 @@ def overwrite_forever(base: str) -> None:
 
 
 if __name__ == "__main__":
-    overwrite_forever(sys.argv[1])
+    overwrite_forever(sys.argv[1], json.loads(sys.argv[2]))

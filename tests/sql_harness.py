@@ -101,13 +101,13 @@ class SQLHarness(StoreHarness):
     opened: list[SQLResultTracker] = field(default_factory=list)
 
     def new_tracker(self, base: str | None = None) -> SQLResultTracker:
-        tracker = SQLResultTracker(base or self.base, table=self.table, **self.options)
+        tracker = SQLResultTracker(base or self.base, **self.options)
         self.opened.append(tracker)
         return tracker
 
     def isolated_tracker(self) -> SQLResultTracker:
         """A tracker on another table of the same database."""
-        tracker = SQLResultTracker(self.base, table=f"{self.table}_other", **self.options)
+        tracker = SQLResultTracker(self.base, **{**self.options, "table": f"{self.table}_other"})
         self.opened.append(tracker)
         return tracker
 
@@ -184,7 +184,7 @@ def sql_harness(name: str, url: str, table: str, engine: sa.Engine) -> SQLHarnes
     harness = SQLHarness(
         name,
         url,
-        {},
+        {"table": table},  # what another process needs to open the same store
         raw_write,
         raw_read,
         raw_names,

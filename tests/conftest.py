@@ -148,22 +148,32 @@ def s3_harness(endpoint: str, bucket: str, client: Any) -> StoreHarness:
     )
 
 
-@pytest.fixture(params=["local", "memory", "s3", "sqlite", "postgres", "mariadb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarness]:
-    """Each backend in turn, empty."""
-    if request.param == "local":
+def _harness(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> Iterator[StoreHarness]:
+    if name == "local":
         yield local_harness(tmp_path)
-    elif request.param == "memory":
-        name = f"t{os.getpid()}-{next(_bucket_numbers)}"
-        yield memory_harness(name)
+    elif name == "memory":
+        root = f"t{os.getpid()}-{next(_bucket_numbers)}"
+        yield memory_harness(root)
         memory = fsspec.filesystem("memory")
-        if memory.exists(f"/{name}"):
-            memory.rm(f"/{name}", recursive=True)
-    elif request.param == "s3":
+        if memory.exists(f"/{root}"):
+            memory.rm(f"/{root}", recursive=True)
+    elif name == "s3":
         endpoint = request.getfixturevalue("s3_endpoint")
         bucket, client = request.getfixturevalue("s3_bucket")
         yield s3_harness(endpoint, bucket, client)
     else:
         from .sql_harness import sql_store  # imports this module: import it late
 
-        yield from sql_store(request.param, tmp_path)
+        yield from sql_store(name, tmp_path)
+
+
+@pytest.fixture(params=["local", "memory", "s3", "sqlite", "postgres", "mariadb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarness]:
+    """Each backend in turn, empty."""
+    yield from _harness(request, tmp_path, request.param)
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
+def file_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarness]:
+    """Each fsspec file system in turn, empty: for tests about paths and URLs."""
+    yield from _harness(request, tmp_path, request.param)

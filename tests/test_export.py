@@ -186,15 +186,17 @@ def test_export_round_trip(store: StoreHarness, tmp_path: Path, format: str) -> 
 
 
 @pytest.mark.parametrize("format", ["jsonl", "parquet"])
-def test_export_to_a_url_on_the_same_store(store: StoreHarness, format: str) -> None:
-    rows = fill(store, wide=False)
-    destination = f"{store.base}-exports/all.{format}"
-    count = store.tracker.export(destination, storage_options=store.options, where="n > 0")
+def test_export_to_a_url_on_the_same_store(file_store: StoreHarness, format: str) -> None:
+    rows = fill(file_store, wide=False)
+    destination = f"{file_store.base}-exports/all.{format}"
+    count = file_store.tracker.export(
+        destination, storage_options=file_store.options, where="n > 0"
+    )
     assert count == 2
-    data = read_bytes(destination, store.options)
+    data = read_bytes(destination, file_store.options)
     wanted = {key: rows[key] for key in ("exp/a", "exp/b")}
     columns = expected_columns(wanted)
-    times = modified_times(store)
+    times = modified_times(file_store)
     if format == "jsonl":
         documents = [json.loads(line) for line in data.decode("utf-8").splitlines()]
         check_json_rows(documents, wanted, columns, times)

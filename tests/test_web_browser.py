@@ -475,10 +475,10 @@ def test_downloads_hold_the_filtered_rows(
     assert [row["key"] for row in rows] == list(tracker.keys("sweep/trial1"))
 
 
-@pytest.mark.skipif(
-    not os.environ.get("RESULTTRACKER_SCREENSHOTS"), reason="set RESULTTRACKER_SCREENSHOTS=1"
-)
 def test_screenshots(browser: Any, tmp_path: Path) -> None:
+    # Every run takes the pictures; with RESULTTRACKER_SCREENSHOTS=1 they go to docs/
+    # (commit them when the page changes), otherwise to a scratch folder.
+    folder = DOCS if os.environ.get("RESULTTRACKER_SCREENSHOTS") else tmp_path / "docs"
     tracker = FsspecResultTracker(tmp_path / "store")
     fill_sweep(tracker, trials=24)
     app = make_app(tracker, refresh=5)
@@ -487,19 +487,19 @@ def test_screenshots(browser: Any, tmp_path: Path) -> None:
     shooter = Page(browser)
     try:
         view = shooter.open(f"http://127.0.0.1:{server.server_address[1]}/")
-        DOCS.mkdir(exist_ok=True)
+        folder.mkdir(exist_ok=True)
         view.click("#results thead th:text-is('loss')")
-        view.screenshot(path=str(DOCS / "dashboard-table.png"))
+        view.screenshot(path=str(folder / "dashboard-table.png"))
         view.click("#tabs button[data-view=trials]")
         view.select_option("#trials-metric", "loss")
         view.wait_for_selector("#trials-plot .scatterlayer .point")
-        view.screenshot(path=str(DOCS / "dashboard-trials.png"))
+        view.screenshot(path=str(folder / "dashboard-trials.png"))
         view.click("#tabs button[data-view=scatter]")
         view.select_option("#scatter-x", "x")
         view.select_option("#scatter-y", "y")
         view.select_option("#scatter-color", "loss/mean")
         view.wait_for_selector("#scatter-plot .scatterlayer .point")
-        view.screenshot(path=str(DOCS / "dashboard-scatter.png"))
+        view.screenshot(path=str(folder / "dashboard-scatter.png"))
         view.click("#tabs button[data-view=parallel]")
         handle = view.locator(".brush-handle[data-name='loss']").bounding_box()
         assert handle is not None
@@ -508,16 +508,20 @@ def test_screenshots(browser: Any, tmp_path: Path) -> None:
         view.mouse.down()
         view.mouse.move(middle, handle["y"] + handle["height"] - 5, steps=5)
         view.mouse.up()
-        view.screenshot(path=str(DOCS / "dashboard-parallel.png"))
+        view.screenshot(path=str(folder / "dashboard-parallel.png"))
         view.click("#clear-brush")
         view.click("#tabs button[data-view=groups]")
         view.select_option("#groups-metric", "loss")
         view.wait_for_selector("#groups-plot .bars .point")
-        view.screenshot(path=str(DOCS / "dashboard-groups.png"), full_page=True)
+        view.screenshot(path=str(folder / "dashboard-groups.png"), full_page=True)
         view.click("#tabs button[data-view=table]")
         view.click("#results tbody tr >> nth=0")
-        view.screenshot(path=str(DOCS / "dashboard-record.png"))
+        view.screenshot(path=str(folder / "dashboard-record.png"))
     finally:
         shooter.close()
         server.shutdown()
         server.server_close()
+    views = ["groups", "parallel", "record", "scatter", "table", "trials"]
+    assert sorted(path.name for path in folder.glob("dashboard-*.png")) == [
+        f"dashboard-{view}.png" for view in views
+    ]

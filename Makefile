@@ -27,9 +27,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 # A separate stamp: the bench extra (MLflow, Optuna...) is installed only when asked for.
-$(BENCH_STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+$(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 

@@ -11,6 +11,7 @@ encodes anything itself.
 from __future__ import annotations
 
 import abc
+import functools
 import logging
 import math
 import os
@@ -532,14 +533,19 @@ class StoreTracker(ResultTracker):
     def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
         for key, document in self._read_many(keys):
             if document is not None:
-                yield key, codec.decode(document, key=key, location=self._location(key))
+                yield (
+                    key,
+                    codec.decode(
+                        document, key=key, location=functools.partial(self._location, key)
+                    ),
+                )
 
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
-        decode, location = codec.decode, self._location
+        decode, location, partial = codec.decode, self._location, functools.partial
         for key, document, modified in self._scan_documents(prefix):
             if document is not None:
                 try:
-                    results = decode(document, key=key, location=location(key))
+                    results = decode(document, key=key, location=partial(location, key))
                 except CorruptResultError as error:
                     yield error
                 else:

@@ -16,7 +16,7 @@ Every backend stores exactly these bytes (a SQL backend stores them as text).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .errors import CorruptResultError, InvalidResultError
 from .validation import Results, ResultType
@@ -40,27 +40,33 @@ def encode(results: Mapping[str, ResultType], *, key: str) -> bytes:
     return data
 
 
-def decode(data: bytes, *, key: str, location: str) -> Results:
+def decode(data: bytes, *, key: str, location: str | Callable[[], str]) -> Results:
     """Decode a stored document, raising :class:`CorruptResultError` unless it is
-    a JSON object mapping non-empty names to int, float, bool or str values."""
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise CorruptResultError(
-            key, location, f"{len(data)} bytes is over the {MAX_DOCUMENT_BYTES}-byte limit"
+    a JSON object mapping non-empty names to int, float, bool or str values.
+
+    ``location`` may be a function giving it, called only when there is an error:
+    bulk reads decode thousands of documents and need it for none of them.
+    """
+
+    def corrupt(reason: str) -> CorruptResultError:
+        return CorruptResultError(
+            key, location if isinstance(location, str) else location(), reason
         )
+
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise corrupt(f"{len(data)} bytes is over the {MAX_DOCUMENT_BYTES}-byte limit")
     try:
         results = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as error:
-        raise CorruptResultError(key, location, f"not valid UTF-8 ({error})") from None
+        raise corrupt(f"not valid UTF-8 ({error})") from None
     except json.JSONDecodeError as error:
-        raise CorruptResultError(key, location, f"not valid JSON ({error})") from None
+        raise corrupt(f"not valid JSON ({error})") from None
     if type(results) is not dict:
-        raise CorruptResultError(
-            key, location, f"expected a JSON object, found a JSON {type(results).__name__}"
-        )
+        raise corrupt(f"expected a JSON object, found a JSON {type(results).__name__}")
     for name, value in results.items():
         if not isinstance(value, _VALUE_TYPES):
             shown = "null" if value is None else f"a JSON {type(value).__name__}"
-            raise CorruptResultError(key, location, f"result {name!r} is {shown}")
+            raise corrupt(f"result {name!r} is {shown}")
         if not name:
-            raise CorruptResultError(key, location, "a result name is empty")
+            raise corrupt("a result name is empty")
     return results

@@ -374,23 +374,13 @@ class SQLResultTracker(StoreTracker):
 
     def _build_upsert(self) -> Any:
         table = self._results
-        if self._dialect == "postgresql":
-            pg_insert = postgresql.insert(table)
-            return pg_insert.on_conflict_do_update(
+        if self._dialect in ("postgresql", "sqlite"):
+            # The two dialects spell the upsert the same way.
+            dialect = postgresql if self._dialect == "postgresql" else sqlite
+            insert = dialect.insert(table)
+            return insert.on_conflict_do_update(
                 index_elements=[table.c.key],
-                set_={
-                    "document": pg_insert.excluded.document,
-                    "modified": pg_insert.excluded.modified,
-                },
-            )
-        if self._dialect == "sqlite":
-            lite_insert = sqlite.insert(table)
-            return lite_insert.on_conflict_do_update(
-                index_elements=[table.c.key],
-                set_={
-                    "document": lite_insert.excluded.document,
-                    "modified": lite_insert.excluded.modified,
-                },
+                set_={"document": insert.excluded.document, "modified": insert.excluded.modified},
             )
         my_insert = mysql.insert(table)
         return my_insert.on_duplicate_key_update(

@@ -4,8 +4,8 @@
 ``get``, map syntax) with the rest of the user-facing API written once on top of
 a few optional primitives. :class:`StoreTracker` is the base of the bundled
 backends: it implements ``put``/``get`` by validating, encoding and handing one
-document per key to four storage primitives, so a backend never validates or
-encodes anything itself.
+document per key to five storage primitives (read, write, delete, list, and a
+location for messages), so a backend never validates or encodes anything itself.
 """
 
 from __future__ import annotations

@@ -17,12 +17,12 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from . import codec, export, query
 from .errors import CorruptResultError, InvalidKeyError, WaitTimeoutError
+from .model import CheckReport, Record
 from .validation import (
     KeyType,
     Results,
@@ -43,58 +43,11 @@ __all__ = ["CheckReport", "CorruptPolicy", "Record", "ResultTracker", "StoreTrac
 BATCH_SIZE = 1000
 
 
-@dataclass(frozen=True)
-class Record:
-    """One key's results as returned by :meth:`ResultTracker.scan`.
-
-    Attributes
-    ----------
-    key : str
-        The key, in its canonical ``str`` form.
-    results : dict
-        The results stored at the key.
-    modified : datetime or None
-        When the key was last written, timezone-aware, from the store's own
-        metadata; ``None`` only for stores that keep no such time.
-    """
-
-    key: str
-    results: Results
-    modified: datetime | None = None
-
-
 #: What ``scan`` does with a corrupt key: raise, skip (logging a warning), or
 #: skip and hand the error to a callable.
 CorruptPolicy = Literal["raise", "skip"] | Callable[[CorruptResultError], object]
 
 _logger = logging.getLogger("resulttracker")
-
-
-@dataclass
-class CheckReport:
-    """What :meth:`ResultTracker.check` found.
-
-    Attributes
-    ----------
-    checked : int
-        Keys read.
-    corrupt : list of CorruptResultError
-        One error per key whose stored document is corrupt.
-    temporary_files : list of str
-        Temporary files left by interrupted writers (all of them, removed or not).
-    removed : list of str
-        The temporary files removed (``fix=True``).
-    """
-
-    checked: int = 0
-    corrupt: list[CorruptResultError] = field(default_factory=list)
-    temporary_files: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """No corrupt key and no temporary file left in place."""
-        return not self.corrupt and len(self.removed) == len(self.temporary_files)
 
 
 class ResultTracker(abc.ABC):

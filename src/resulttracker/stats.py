@@ -33,13 +33,10 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from .errors import InvalidResultError, MetricNotFoundError, StatisticsError, StatisticsTypeError
+from .model import Record
 from .validation import Results, ResultType
-
-if TYPE_CHECKING:
-    from .api import Record
 
 __all__ = ["STATISTICS", "aggregate", "group", "metric", "summarize"]
 

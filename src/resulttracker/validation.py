@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .errors import InvalidKeyError, InvalidResultError, InvalidResultTypeError
+from .model import KeyType, Results, ResultType
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -49,9 +50,6 @@ __all__ = [
     "normalize_results",
 ]
 
-KeyType = int | str
-ResultType = int | float | str
-Results = dict[str, ResultType]
 
 MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 255

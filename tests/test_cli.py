@@ -231,8 +231,8 @@ def test_show_table_is_for_humans(store: StoreHarness) -> None:
     assert header == ["key", "acc", "loss", "ok", "opt", "seed"]
     body = [line.split() for line in lines[2:]]
     assert [row[0] for row in body] == ["exp/trial1", "exp/trial2", "exp/trial10"]
-    assert body[0][:5] == ["exp/trial1", "0.7", "±", "0.03", "inf"]
-    assert body[2][:5] == ["exp/trial10", "0.8", "±", "0.02", "nan"]
+    assert body[0][:5] == ["exp/trial1", "0.700", "±", "0.030", "inf"]
+    assert body[2][:5] == ["exp/trial10", "0.800", "±", "0.020", "nan"]
 
 
 def test_show_where_sort_limit_columns(store: StoreHarness) -> None:
@@ -316,7 +316,7 @@ def test_best_with_no_usable_value_exits_1(store: StoreHarness) -> None:
 
 def test_summary_aggregates_replicas(store: StoreHarness) -> None:
     for seed, loss in enumerate([1.0, 2.0, 3.0]):
-        store.tracker.put(f"sweep/lr0.1/seed{seed}", loss=loss, acc=0.5)
+        store.tracker.put(f"sweep/lr0.1/seed{seed}", loss=loss, acc=0.5 + seed / 10, lr=0.1)
     for seed in range(2):
         store.tracker.put(f"sweep/lr1/seed{seed}", **{"loss/mean": 4.0, "loss/sem": 0.3})
     result = invoke(store, "summary", "sweep", "--depth", "2")
@@ -332,7 +332,9 @@ def test_summary_aggregates_replicas(store: StoreHarness) -> None:
     # The default groups by all but the last segment: the same groups here.
     assert invoke(store, "summary", "sweep").stdout == result.stdout
     table = invoke(store, "summary", "-d", "2", "-f", "table").stdout.splitlines()
-    assert table[2].split() == ["sweep/lr0.1", "acc", "0.5", "±", "0", "3"]
+    # lr is the same in every replica: a parameter, not a metric to summarize
+    assert ("sweep/lr0.1", "lr") not in rows
+    assert table[2].split() == ["sweep/lr0.1", "acc", "0.600", "±", "0.058", "3"]
 
 
 # -- export / copy ---------------------------------------------------------------------

@@ -315,10 +315,9 @@ def _human(value: Any) -> str:
 
 
 def _human_statistic(mean: Any, sem: Any) -> str:
-    if sem is None:
-        return _human(mean)
-    shown_sem = format(sem, ".2g") if isinstance(sem, float) else _human(sem)
-    return f"{_human(mean)} ± {shown_sem}"
+    if _numeric(mean) and (sem is None or _numeric(sem)):
+        return stats.format_statistic(mean, sem) if sem is not None else _human(mean)
+    return _human(mean) if sem is None else f"{_human(mean)} ± {_human(sem)}"
 
 
 def _numeric(value: Any) -> bool:

@@ -598,6 +598,60 @@ def cli(ctx: click.Context, base: str, storage_option: tuple[str, ...], debug: b
     ctx.obj.options = parse_storage_options(storage_option)
 
 
+# The global options are accepted after the command too (`resulttracker show
+# --base s3://...`), as git- and kubectl-style commands allow: every command gets
+# copies that update the group's Settings; a value given after the command wins.
+
+
+def _override_base(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    settings = ctx.find_object(Settings)
+    if value is not None and settings is not None:
+        settings.base = value
+        settings._tracker = None
+
+
+def _add_storage_options(ctx: click.Context, _: click.Parameter, value: tuple[str, ...]) -> None:
+    settings = ctx.find_object(Settings)
+    if value and settings is not None:
+        settings.option_pairs = (*settings.option_pairs, *value)
+        settings.options = {**settings.options, **parse_storage_options(value)}
+        settings._tracker = None
+
+
+def _enable_debug(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    settings = ctx.find_object(Settings)
+    if value and settings is not None:
+        settings.debug = True
+
+
+def _global_options_for_commands() -> list[click.Parameter]:
+    shown = "(global option; may also come before the command)"
+    return [
+        click.Option(
+            ["--base", "-b"],
+            metavar="URL",
+            expose_value=False,
+            callback=_override_base,
+            help=f"Where results live {shown}.",
+        ),
+        click.Option(
+            ["--storage-option", "-o"],
+            multiple=True,
+            metavar="KEY=VALUE",
+            expose_value=False,
+            callback=_add_storage_options,
+            help=f"Storage option for the store {shown}.",
+        ),
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            expose_value=False,
+            callback=_enable_debug,
+            help=f"Show tracebacks {shown}.",
+        ),
+    ]
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv``; return the exit status."""
     try:
@@ -1248,7 +1302,6 @@ def _web() -> ModuleType:
 
 
 @cli.command()
-@click.option("--base", "serve_base", metavar="URL", help="Same as the global --base.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option(
@@ -1260,11 +1313,10 @@ def _web() -> ModuleType:
     help="How often the page reloads the results.",
 )
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
-def serve(serve_base: str | None, host: str, port: int, refresh: float, no_browser: bool) -> None:
+def serve(host: str, port: int, refresh: float, no_browser: bool) -> None:
     """Serve a live dashboard of the results (needs the dashboard extra)."""
     web = _web()
-    settings = _settings()
-    tracker = settings.open(serve_base) if serve_base else settings.tracker()
+    tracker = _settings().tracker()
     web.serve(tracker, host=host, port=port, refresh=refresh, open_browser=not no_browser)
 
 
@@ -1278,3 +1330,7 @@ def report(destination: str, prefix: str | None, where: tuple[str, ...]) -> None
     parse_where(list(where))  # refuse a bad condition before anything is read
     rows = web.write_report(_settings().tracker(), destination, prefix=prefix, where=list(where))
     _note(f"wrote {_plural(int(rows), 'row')} to {destination}")
+
+
+for _command in cli.commands.values():
+    _command.params.extend(_global_options_for_commands())

@@ -49,14 +49,22 @@ __all__ = [
     "normalize_results",
 ]
 
+#: What a key may be given as; an int key is the same key as its ``str()``.
 KeyType = int | str
+#: The type of one result value (``bool`` is an ``int``).
 ResultType = int | float | str
+#: The results of one key: result names to values.
 Results = dict[str, ResultType]
 
+#: Longest key accepted, in bytes of UTF-8.
 MAX_KEY_BYTES = 1024
+#: Longest segment of a key accepted, in bytes of UTF-8 (a common file-name limit).
 MAX_SEGMENT_BYTES = 255
+#: Longest result name accepted, in bytes of UTF-8.
 MAX_NAME_BYTES = 1024
+#: Longest ``str`` result value accepted, in bytes of UTF-8.
 MAX_STR_BYTES = 1024
+#: Start of the names of temporary files; no key segment may start with it.
 TEMP_PREFIX = ".rttmp-"
 
 # C0 and C1 control characters, DEL and the backslash.

@@ -1,0 +1,134 @@
+"""Griffe extension for the documentation site: read the docstrings as Sphinx would.
+
+The docstrings are numpydoc written for Sphinx; mkdocstrings renders Markdown and
+knows three of their habits only through this extension, which ``mkdocs.yml``
+loads. Once the package is loaded, and before any docstring is parsed:
+
+1. **Sphinx roles.** Other objects are named the Sphinx way (``:class:`Record```,
+   ``:meth:`~ResultTracker.scan```), which Markdown would show as literal text.
+   Every role is rewritten:
+
+   * a role naming a public object of resulttracker becomes a Markdown
+     cross-reference to that object's canonical path
+     (``[`Record`][resulttracker.api.Record]``), the name resolved as Python
+     would resolve it in the docstring's scope; if that object is on no page,
+     ``mkdocs build --strict`` fails, which is the point;
+   * a role naming something private (``_write``), something outside the
+     package (``math.fsum``) or nothing at all becomes inline code;
+   * ``:math:`...``` becomes inline code (the site loads no math renderer).
+
+   A leading ``~`` shows only the last component of the name, as in Sphinx.
+2. **``#:`` comments.** A module or class attribute documented by ``#:`` comment
+   lines just above it (Sphinx autodoc's form) gets them as its docstring.
+3. **Attributes sections.** A class (a dataclass, typically) whose docstring has an
+   ``Attributes`` section lends each description to the member of that name, so
+   every attribute has its own entry and anchor (``mkdocs.yml`` hides the section
+   itself, which would say the same thing twice).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import griffe
+
+PACKAGE = "resulttracker"
+
+# :role:`target` or :role:`~target` (a literal backtick cannot occur in a target).
+_ROLE = re.compile(r":(?P<role>[a-z]+):`(?P<tilde>~?)(?P<target>[^`]+)`")
+
+_logger = griffe.get_logger(__name__)
+
+
+class SphinxDocstrings(griffe.Extension):
+    """Rewrite the docstrings of the package once it is loaded (see the module docstring)."""
+
+    def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        if pkg.name == PACKAGE:
+            self._rewrite(pkg, pkg, seen=set())
+
+    def _rewrite(self, obj: griffe.Object, pkg: griffe.Module, seen: set[str]) -> None:
+        if obj.path in seen:
+            return
+        seen.add(obj.path)
+        if obj.docstring is None and obj.is_attribute:
+            comment = _comment_above(obj)
+            if comment:
+                obj.docstring = griffe.Docstring(comment, lineno=obj.lineno, parent=obj)
+        if obj.docstring is not None:
+            obj.docstring.value = _ROLE.sub(
+                lambda match: _replacement(match, obj, pkg), obj.docstring.value
+            )
+            if obj.is_class:
+                _lend_attribute_descriptions(obj)
+        for member in obj.members.values():
+            if not member.is_alias and isinstance(member, griffe.Object):
+                self._rewrite(member, pkg, seen)
+
+
+def _comment_above(obj: griffe.Object) -> str:
+    """The ``#:`` comment lines right above ``obj``'s first line, without the markers."""
+    if obj.lineno is None:
+        return ""
+    lines = obj.module.lines
+    index = obj.lineno - 2
+    comment: list[str] = []
+    while index >= 0 and lines[index].lstrip().startswith("#:"):
+        comment.insert(0, lines[index].lstrip()[2:].strip())
+        index -= 1
+    return "\n".join(comment)
+
+
+def _lend_attribute_descriptions(cls: griffe.Object) -> None:
+    assert cls.docstring is not None
+    for section in griffe.parse_numpy(cls.docstring, warn_unknown_params=False):
+        if section.kind is not griffe.DocstringSectionKind.attributes:
+            continue
+        for item in section.value:
+            member = cls.members.get(item.name)
+            if isinstance(member, griffe.Object) and member.docstring is None:
+                member.docstring = griffe.Docstring(
+                    item.description, lineno=member.lineno, parent=member
+                )
+
+
+def _replacement(match: re.Match[str], scope: griffe.Object, pkg: griffe.Module) -> str:
+    role, target = match["role"], match["target"]
+    shown = target.rsplit(".", 1)[-1] if match["tilde"] else target
+    if role == "math":
+        return f"`{target}`"
+    path = _resolve(target, scope, pkg)
+    if path is None or _is_private(path):
+        return f"`{shown}`"
+    return f"[`{shown}`][{path}]"
+
+
+def _resolve(target: str, scope: griffe.Object, pkg: griffe.Module) -> str | None:
+    """The canonical path of ``target`` as seen from ``scope``, or None if it is not ours."""
+    first, _, rest = target.partition(".")
+    if first == PACKAGE:
+        obj: Any = pkg
+        names = rest.split(".") if rest else []
+    else:
+        try:
+            start = scope.resolve(first)
+        except griffe.NameResolutionError:
+            return None
+        if not start.startswith(PACKAGE + "."):
+            return None
+        obj = pkg
+        names = start.split(".")[1:] + (rest.split(".") if rest else [])
+    try:
+        for name in names:
+            obj = obj.members[name]
+            if obj.is_alias:
+                obj = obj.final_target
+    except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
+        _logger.debug("%s: %r names nothing in %s", scope.path, target, PACKAGE)
+        return None
+    return str(obj.path)
+
+
+def _is_private(path: str) -> bool:
+    return any(name.startswith("_") and not name.startswith("__") for name in path.split("."))

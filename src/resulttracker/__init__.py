@@ -29,7 +29,18 @@ from .registry import open_tracker
 from .transfer import CopyReport, copy
 from .validation import KeyType, Results, ResultType
 
-__version__ = "0.1.0"
+#: The installed version (from the package metadata; "0+unknown" if not installed).
+__version__: str
+
+
+def __getattr__(name: str) -> str:
+    # PEP 562: the version is read from the metadata only when first asked for.
+    if name == "__version__":
+        from ._version import version
+
+        return version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CopyReport",

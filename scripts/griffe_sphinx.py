@@ -15,7 +15,8 @@ loads. Once the package is loaded, and before any docstring is parsed:
      ``mkdocs build --strict`` fails, which is the point;
    * a role naming something private (``_write``), something outside the
      package (``math.fsum``) or nothing at all becomes inline code;
-   * ``:math:`...``` becomes inline code (the site loads no math renderer).
+   * ``:math:`...``` becomes MathML (``latex2mathml``), which browsers render
+     without any script.
 
    A leading ``~`` shows only the last component of the name, as in Sphinx.
 2. **``#:`` comments.** A module or class attribute documented by ``#:`` comment
@@ -32,6 +33,7 @@ import re
 from typing import Any
 
 import griffe
+from latex2mathml.converter import convert as latex_to_mathml
 
 PACKAGE = "resulttracker"
 
@@ -97,7 +99,8 @@ def _replacement(match: re.Match[str], scope: griffe.Object, pkg: griffe.Module)
     role, target = match["role"], match["target"]
     shown = target.rsplit(".", 1)[-1] if match["tilde"] else target
     if role == "math":
-        return f"`{target}`"
+        # In a span: Markdown takes a line that starts with <math> for a block of HTML.
+        return f'<span class="math">{latex_to_mathml(target)}</span>'
     path = _resolve(target, scope, pkg)
     if path is None or _is_private(path):
         return f"`{shown}`"

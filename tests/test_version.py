@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import resulttracker
-from resulttracker import _version, cli
+from resulttracker import __main__, _version
 
 EXECUTABLE = Path(sys.executable).with_name("resulttracker")
 
@@ -41,11 +40,10 @@ def test_unknown_attributes_still_raise() -> None:
         resulttracker.not_there  # noqa: B018
 
 
-def test_command_line_prints_the_version() -> None:
+def test_command_line_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:
     expected = f"resulttracker, version {importlib.metadata.version('resulttracker')}"
-    result = CliRunner().invoke(cli.cli, ["--version"])
-    assert result.exit_code == 0
-    assert result.stdout.strip() == expected
+    assert __main__.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == expected
     # The installed command, as a user runs it.
     installed = subprocess.run(
         [str(EXECUTABLE), "--version"], capture_output=True, text=True, timeout=60, check=True
@@ -53,15 +51,20 @@ def test_command_line_prints_the_version() -> None:
     assert installed.stdout.strip() == expected
 
 
-def test_importing_the_package_does_not_look_the_version_up() -> None:
+def test_the_version_is_looked_up_only_when_asked_for() -> None:
     # The lookup costs tens of milliseconds: only asking for the version pays it.
-    code = (
-        "import resulttracker, resulttracker.cli; "
-        "from resulttracker._version import version; "
-        "print(version.cache_info().misses); "
-        "resulttracker.__version__; "
-        "print(version.cache_info().misses)"
-    )
+    code = """
+import contextlib, io
+import resulttracker
+from resulttracker import __main__
+from resulttracker._version import version
+
+with contextlib.redirect_stdout(io.StringIO()):
+    __main__.main(["--help"])  # imports the whole command line
+print(version.cache_info().misses)
+resulttracker.__version__
+print(version.cache_info().misses)
+"""
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )

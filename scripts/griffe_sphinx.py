@@ -108,29 +108,50 @@ def _replacement(match: re.Match[str], scope: griffe.Object, pkg: griffe.Module)
 
 
 def _resolve(target: str, scope: griffe.Object, pkg: griffe.Module) -> str | None:
-    """The canonical path of ``target`` as seen from ``scope``, or None if it is not ours."""
+    """The canonical path of ``target`` as seen from ``scope``; None if it is not ours.
+
+    A name that should be ours but names nothing (a typo, a renamed method) is
+    reported as a warning, which fails the strict build.
+    """
     first, _, rest = target.partition(".")
+    names = rest.split(".") if rest else []
     if first == PACKAGE:
         obj: Any = pkg
-        names = rest.split(".") if rest else []
     else:
-        try:
-            start = scope.resolve(first)
-        except griffe.NameResolutionError:
-            return None
-        if not start.startswith(PACKAGE + "."):
-            return None
+        found = _in_scope(first, scope)
+        if found is None:
+            if not names:
+                _logger.warning("%s: %r names nothing in its scope", scope.path, target)
+            return None  # a dotted name from elsewhere: sqlalchemy.create_engine
+        if not found.startswith(PACKAGE + "."):
+            return None  # an imported outsider: math, numbers.Real
         obj = pkg
-        names = start.split(".")[1:] + (rest.split(".") if rest else [])
+        names = found.split(".")[1:] + names
     try:
         for name in names:
-            obj = obj.members[name]
-            if obj.is_alias:
-                obj = obj.final_target
+            obj = _member(obj, name)
     except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
-        _logger.debug("%s: %r names nothing in %s", scope.path, target, PACKAGE)
+        _logger.warning("%s: %r names nothing in %s", scope.path, target, PACKAGE)
         return None
     return str(obj.path)
+
+
+def _in_scope(name: str, scope: griffe.Object) -> str | None:
+    """The path ``name`` refers to from ``scope``: inherited members first (which
+    griffe's own resolution does not see), then members, imports and parents."""
+    for holder in (scope, scope.parent):
+        if isinstance(holder, griffe.Object) and holder.is_class and name in holder.all_members:
+            return str(_member(holder, name).path)
+    try:
+        return scope.resolve(name)
+    except griffe.NameResolutionError:
+        return None
+
+
+def _member(obj: Any, name: str) -> Any:
+    """Member ``name`` of ``obj`` (inherited ones included), aliases followed."""
+    member = (obj.all_members if obj.is_class else obj.members)[name]
+    return member.final_target if member.is_alias else member
 
 
 def _is_private(path: str) -> bool:

@@ -446,7 +446,7 @@ class StoreTracker(ResultTracker):
 
     ``put`` validates (:mod:`resulttracker.validation`) and encodes
     (:mod:`resulttracker.codec`) once, then hands the document to
-    :meth:`Store.write <resulttracker.store.Store.write>`; ``get`` reads and
+    :meth:`~resulttracker.store.Store.write`; ``get`` reads and
     decodes; everything else comes from :class:`ResultTracker`. Backends are
     stores; the bundled trackers (:class:`~resulttracker.FsspecResultTracker`,
     :class:`~resulttracker.SQLResultTracker`) are this class around their store.

@@ -52,8 +52,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, stats
+from . import stats
 from ._urls import redact_url
+from ._version import version
 from .api import Record, ResultTracker
 from .errors import (
     CorruptResultError,
@@ -565,6 +566,17 @@ Exit status: 0 ok, 1 not found / timeout / check failed, 2 bad usage or input.
 """
 
 
+def print_version(ctx: click.Context, _parameter: click.Parameter, value: bool) -> None:
+    """Print ``resulttracker, version X`` and exit, as click's ``version_option`` would.
+
+    The version is read from the package metadata only here, when ``--version``
+    is given: the lookup would otherwise lengthen the start of every command.
+    """
+    if value and not ctx.resilient_parsing:
+        click.echo(f"resulttracker, version {version()}")
+        ctx.exit()
+
+
 @click.group(cls=ResultTrackerGroup, epilog=_EPILOG)
 @click.option(
     "--base",
@@ -583,7 +595,14 @@ Exit status: 0 ok, 1 not found / timeout / check failed, 2 bad usage or input.
     help="Storage option for the store, e.g. -o endpoint_url=http://localhost:9000 (repeatable).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-@click.version_option(__version__, "--version", prog_name="resulttracker")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=print_version,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, base: str, storage_option: tuple[str, ...], debug: bool) -> None:
     """Read and write job results in a shared store (a folder, S3, GCS...).

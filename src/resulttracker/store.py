@@ -12,9 +12,9 @@ statistics, queries, export, the command line and the dashboard)::
 
 A store overrides the optional methods only to be faster (:meth:`~Store.read_many`,
 :meth:`~Store.scan`, :meth:`~Store.count`) or to say more (:meth:`~Store.location`,
-:meth:`~Store.exists`, temporary files left by interrupted writers). What differs
+temporary files left by interrupted writers). What differs
 between stores is said by the capability flags, which the tracker and the
-conformance suite (:mod:`resulttracker.testing`) consult.
+conformance suite (``resulttracker.testing``) consult.
 
 This module imports nothing of the package but the leaf modules, so a third-party
 backend depends on the contract alone.

@@ -25,7 +25,7 @@ from typing import Any
 from ..api import ResultTracker
 from ..errors import StoreError
 from ..query import parse_where
-from ._records import records_payload
+from ._records import corrupt_payload, matches, read_records, records_payload
 from .server import plotly_script, static_file
 
 __all__ = ["embed_json", "report_html", "write_report"]
@@ -40,9 +40,17 @@ _JSON_ESCAPES = {
 
 
 def embed_json(payload: Any) -> str:
-    """``payload`` as JSON that is safe inside a ``<script>`` element."""
+    """``payload`` as JSON that is safe inside a ``<script>`` element.
+
+    A lone surrogate (which UTF-8 cannot hold) can only sit inside a JSON
+    string, where it is written as its ``\\uXXXX`` escape.
+    """
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return "".join(_JSON_ESCAPES.get(character, character) for character in text)
+    return "".join(
+        _JSON_ESCAPES.get(character)
+        or (f"\\u{ord(character):04x}" if "\ud800" <= character <= "\udfff" else character)
+        for character in text
+    )
 
 
 def _inline_script(source: str, name: str) -> str:
@@ -111,7 +119,9 @@ def write_report(
     Returns
     -------
     int
-        The number of records in the report.
+        The number of records in the report. Keys whose documents are
+        corrupt are left out and listed in the page (how many, and the first
+        100 keys with the reason).
 
     Raises
     ------
@@ -124,13 +134,15 @@ def write_report(
     """
     condition = parse_where(where)
     plotly_script()  # the install hint before any reading
-    records = records_payload(tracker.select(prefix, condition))
+    found, corrupt = read_records(tracker, prefix)
+    records = records_payload(record for record in found if matches(condition, record.results))
     payload = {
         "mode": "report",
         "store": type(tracker).__name__,
         "generated": round(time.time(), 3),
         "selection": {"prefix": prefix or "", "where": [c.source for c in condition.conditions]},
         "records": records,
+        **corrupt_payload(corrupt),
     }
     html = report_html(payload).encode()
     _write_bytes(os.fspath(destination), html)

@@ -11,6 +11,7 @@ view to ``docs/`` (commit them when the page changes).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -659,6 +660,17 @@ def test_prototype_names_are_plain_columns(names_page: tuple[Any, FsspecResultTr
     view.click("#detail-close")
     assert view.locator("img").count() == 0
     assert view.locator("b").count() == 0
+    # the downloads hold every name as a name
+    with view.expect_download() as download:
+        view.click("#download-json")
+    rows = json.loads(Path(download.value.path()).read_text())
+    assert {row["key"]: row["results"] for row in rows} == {k: tracker[k] for k in tracker}
+    with view.expect_download() as download:
+        view.click("#download-csv")
+    header = Path(download.value.path()).read_text().splitlines()[0].split(",")
+    assert "__proto__/mean" in header
+    assert "__proto__" in header
+    assert "constructor" in header
     prototype_untouched(view)
 
 
@@ -910,8 +922,6 @@ def test_null_lists_and_objects_are_shown_as_text_and_never_plotted(
         with view.expect_download() as download:
             view.click("#download-json")
         download.value.save_as(tmp_path / "rows.json")
-        import json
-
         rows = {
             row["key"]: row["results"] for row in json.loads((tmp_path / "rows.json").read_text())
         }

@@ -176,6 +176,8 @@ def test_a_lone_surrogate_never_breaks_an_answer(tmp_path: Path) -> None:
     tracker = FsspecResultTracker(tmp_path / "store")
     tracker["ok"] = {"loss": 1.0}
     (tmp_path / "store" / "odd").write_bytes(b'{"\\udc80name": "\\ud800", "loss": 2.0}')
+    # and a file name that is not UTF-8: its key holds the surrogate escape of the byte
+    (tmp_path / "store").joinpath("bad\udcff").write_bytes(b'{"loss": 3.0}')
     running = Running(tracker)
     try:
         status, _, body = running.client.request("GET", "/api/records")
@@ -184,6 +186,7 @@ def test_a_lone_surrogate_never_breaks_an_answer(tmp_path: Path) -> None:
         keys = [record["key"] for record in payload["records"]]
         listed = [entry["key"] for entry in payload["corrupt_keys"]]
         assert "ok" in keys
+        assert "bad\udcff" in keys
         assert ("odd" in keys) != ("odd" in listed)  # shown (escaped) or reported, never lost
         if "odd" in keys:
             record = payload["records"][keys.index("odd")]
@@ -191,7 +194,7 @@ def test_a_lone_surrogate_never_breaks_an_answer(tmp_path: Path) -> None:
     finally:
         running.stop()
     destination = tmp_path / "report.html"
-    assert write_report(tracker, str(destination)) in (1, 2)
+    assert write_report(tracker, str(destination)) in (2, 3)
     destination.read_text(encoding="utf-8")  # valid UTF-8 throughout
 
 
@@ -542,3 +545,39 @@ def test_a_client_that_never_reads_the_answer_is_cut_off(tmp_path: Path) -> None
             assert not running.server._connections  # and forgotten by the server
     finally:
         running.stop()
+
+
+def test_shutdown_is_prompt_with_connections_open(tmp_path: Path) -> None:
+    running = Running(FsspecResultTracker(tmp_path / "store"), ServerLimits(header_timeout=60))
+    idle = open_idle(running.port, 50)
+    try:
+        for connection in idle[:25]:
+            connection.sendall(b"GET / HTTP/1.1\r\n")
+        time.sleep(0.3)
+        started = time.monotonic()
+        running.stop()
+        assert time.monotonic() - started < 3
+        assert all(closed_by_server(connection) for connection in idle)
+    finally:
+        for connection in idle:
+            connection.close()
+
+
+def test_a_bug_in_reading_a_request_costs_that_connection_only(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resulttracker.web import server as server_module
+
+    real = server_module._parse_header
+
+    def fragile(line: str) -> tuple[str, str]:
+        if line.lower().startswith("x-boom"):
+            raise RuntimeError("a bug")
+        return real(line)
+
+    monkeypatch.setattr(server_module, "_parse_header", fragile)
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\n" + HOST + b"X-Boom: 1\r\n\r\n")
+        with contextlib.suppress(ConnectionResetError):
+            assert read_all(connection) == b""
+    assert timed_request(running.client) < 2.0

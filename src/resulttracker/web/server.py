@@ -546,6 +546,9 @@ class DashboardServer:
         except asyncio.CancelledError:
             transport.abort()
             raise
+        except Exception:  # a bug here must cost one connection, never the server
+            traceback.print_exc(file=sys.stderr)
+            transport.abort()
         finally:
             self._reading.pop(transport, None)
             self._connections.discard(transport)

@@ -706,6 +706,15 @@ def test_prototype_names_filter_plot_and_group(
     view.select_option("#scatter-color", NAME_XSS)
     view.wait_for_selector("#scatter-plot .colorbar")
     assert NAME_XSS in (view.text_content("#scatter-plot .colorbar") or "")
+    # hover text: the key and the names, literally
+    point = view.locator("#scatter-plot .scatterlayer .point").first.bounding_box()
+    assert point is not None
+    view.mouse.move(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
+    view.wait_for_selector("#scatter-plot .hoverlayer .hovertext")
+    hover = view.text_content("#scatter-plot .hoverlayer") or ""
+    assert "names/" in hover
+    assert f"{NAME_XSS} = " in hover
+    assert "constructor = " in hover
 
     view.click("#tabs button[data-view=parallel]")
     axes = view.locator("#parallel-axes label").all_text_contents()

@@ -581,3 +581,23 @@ def test_a_bug_in_reading_a_request_costs_that_connection_only(
         with contextlib.suppress(ConnectionResetError):
             assert read_all(connection) == b""
     assert timed_request(running.client) < 2.0
+
+
+def test_the_wsgi_app_answers_through_the_same_path(tmp_path: Path) -> None:
+    app = make_app(FsspecResultTracker(tmp_path / "store"))
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    for method, path, status in [("GET", "/nope", 404), ("HEAD", "/", 200), ("PUT", "/", 405)]:
+        started.clear()
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "HTTP_HOST": "127.0.0.1:8765",
+        }
+        body = b"".join(app(environ, lambda status, headers: started.append((status, headers))))
+        ((found, headers),) = started
+        assert int(found.split()[0]) == status
+        named = {name.lower(): value for name, value in headers}
+        assert_security_headers(named, f"WSGI {method} {path}")
+        assert (body == b"") == (method == "HEAD")
+        assert int(named["content-length"]) > 0

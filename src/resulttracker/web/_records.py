@@ -33,10 +33,11 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..api import Record, ResultTracker
-from ..errors import CorruptResultError, ResultTrackerError
+from ..errors import CorruptResultError, InvalidKeyError, ResultTrackerError
 from ..query import Where
 from ..validation import normalize_prefix
 
@@ -100,6 +101,8 @@ class CorruptEntry:
 def _reason(error: BaseException) -> str:
     if isinstance(error, CorruptResultError):
         return error.reason  # without the location: paths and URLs stay on the server
+    if isinstance(error, InvalidKeyError):
+        return f"the key cannot be read by name ({error})"
     return f"cannot be decoded ({type(error).__name__}: {str(error)[:200]})"
 
 
@@ -128,22 +131,34 @@ def read_records(
     records: list[Record] = []
     corrupt = []
     for key in tracker.keys(prefix):
-        found: list[Record] = []
-        errors: list[CorruptResultError] = []
         try:
-            # The key itself comes first in a sorted scan; stop before any key below it.
-            for record in tracker.scan(key, on_corrupt=errors.append):
-                if record.key == key:
-                    found.append(record)
-                break
+            results = tracker.get(key)
+        except (CorruptResultError, InvalidKeyError) as error:
+            corrupt.append(CorruptEntry(key, _reason(error)))
+            continue
         except ResultTrackerError:
             raise
         except Exception as error:  # as above, for this key alone
-            if not found:
-                corrupt.append(CorruptEntry(key, _reason(error)))
-        records.extend(found)
-        corrupt.extend(CorruptEntry(key, _reason(e)) for e in errors if e.key == key)
+            corrupt.append(CorruptEntry(key, _reason(error)))
+            continue
+        if results:  # (an empty document is no record, as in a scan)
+            records.append(Record(key, results, _modified(tracker, key)))
     return records, corrupt
+
+
+def _ignore(error: CorruptResultError) -> None:
+    pass
+
+
+def _modified(tracker: ResultTracker, key: str) -> datetime | None:
+    """The modified time of ``key``, from a scan of it alone; ``None`` if that fails."""
+    try:
+        for record in tracker.scan(key, on_corrupt=_ignore):
+            # Sorted: the key itself comes first; stop before any key below it.
+            return record.modified if record.key == key else None
+    except Exception:  # a key below it that cannot be read: no time, but the record
+        return None
+    return None
 
 
 def matches(where: Where, results: Mapping[str, Any]) -> bool:

@@ -122,7 +122,7 @@ CORRUPT: dict[str, bytes] = {
 }
 
 
-@pytest.fixture(params=["local", "memory", "sqlite"])
+@pytest.fixture(params=["local", "memory", "s3", "sqlite"])
 def store_with_corrupt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarness]:
     for harness in _harness(request, tmp_path, request.param):
         for key, results in GOOD.items():
@@ -457,12 +457,17 @@ def test_slow_clients_hold_no_thread_and_are_cut_off(running_slowloris: Running)
         connection.sendall(b"GET /api/rec")
     dripping = open_idle(running.port, per_kind)
     request = b"GET /api/records HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 10_000
+    slow_body = open_idle(running.port, per_kind // 2)
+    for connection in slow_body:
+        connection.sendall(
+            b"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60000\r\n\r\n"
+        )
     stop = threading.Event()
 
     def drip() -> None:
         position = 0
         while not stop.is_set() and position < len(request):
-            for connection in dripping:
+            for connection in dripping + slow_body:
                 with contextlib.suppress(OSError):  # already cut off
                     connection.send(request[position : position + 1])
             position += 1
@@ -470,7 +475,7 @@ def test_slow_clients_hold_no_thread_and_are_cut_off(running_slowloris: Running)
 
     dripper = threading.Thread(target=drip, daemon=True)
     dripper.start()
-    everyone = silent + half_line + dripping
+    everyone = silent + half_line + dripping + slow_body
     opened = time.monotonic()
     try:
         time.sleep(0.5)

@@ -3,6 +3,14 @@
 //
 // Every key and value reaches the page through textContent or as plotly text with
 // <, > and & written as entities: nothing from the store is ever parsed as HTML.
+//
+// Names are data, never property names: a record's results are a Map (name -> value),
+// and so is everything built from them (groups, statistics, columns), so a result
+// called __proto__, constructor or toString is a result like any other.
+//
+// Values: numbers (NaN and the infinities included), booleans and strings as they
+// are; null; and a list or an object (documents written by torchx may hold them)
+// as a Nested holding its JSON text, shown as text and never plotted or averaged.
 (function () {
   "use strict";
 
@@ -39,21 +47,39 @@
 
   // -- values -----------------------------------------------------------------------
 
+  class Nested {
+    constructor(text) {
+      this.text = String(text);
+      Object.freeze(this);
+    }
+  }
+
+  const own = (object, name) => Object.prototype.hasOwnProperty.call(object, name);
+
   function decodeValue(value) {
-    if (value !== null && typeof value === "object" && "float" in value) {
+    if (value === null || typeof value !== "object") return value;
+    if (own(value, "float")) {
       return value.float === "nan" ? NaN : value.float === "inf" ? Infinity : -Infinity;
     }
-    return value;
+    return new Nested(own(value, "json") ? value.json : JSON.stringify(value));
+  }
+
+  // A plain object from JSON (whose own properties may be named __proto__) as a Map.
+  function toResults(object) {
+    return new Map(Object.entries(object).map(([name, value]) => [name, decodeValue(value)]));
   }
 
   function decodeRecord(raw) {
-    const results = {};
-    for (const name of Object.keys(raw.results)) results[name] = decodeValue(raw.results[name]);
-    return { key: raw.key, results: results, modified: raw.modified };
+    return { key: String(raw.key), results: toResults(raw.results), modified: raw.modified };
   }
 
   function isNumber(value) {
     return typeof value === "number" || typeof value === "boolean";
+  }
+
+  // What a value can be compared as: 0 numbers, 1 strings, 2 anything else (null, nested).
+  function kindOf(value) {
+    return isNumber(value) ? 0 : typeof value === "string" ? 1 : 2;
   }
 
   function asNumber(value) {
@@ -72,7 +98,10 @@
   }
 
   function formatValue(value) {
-    return isNumber(value) ? formatNumber(value) : String(value);
+    if (isNumber(value)) return formatNumber(value);
+    if (value === null) return "null";
+    if (value instanceof Nested) return value.text;
+    return String(value);
   }
 
   function formatTime(seconds) {
@@ -91,11 +120,11 @@
   const OPERATOR_CHARACTERS = "=!<>";
   const QUOTES = "'\"";
   const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-  const SPECIAL_NUMBERS = {
-    nan: NaN, "+nan": NaN, "-nan": NaN, inf: Infinity, "+inf": Infinity,
-    infinity: Infinity, "+infinity": Infinity, "-inf": -Infinity, "-infinity": -Infinity,
-    true: 1, false: 0,
-  };
+  const SPECIAL_NUMBERS = new Map([
+    ["nan", NaN], ["+nan", NaN], ["-nan", NaN], ["inf", Infinity], ["+inf", Infinity],
+    ["infinity", Infinity], ["+infinity", Infinity], ["-inf", -Infinity], ["-infinity", -Infinity],
+    ["true", 1], ["false", 0],
+  ]);
 
   class QueryError extends Error {
     constructor(reason, text, position) {
@@ -174,7 +203,7 @@
       let number = null;
       if (!isQuoted) {
         const lowered = value.toLowerCase();
-        if (Object.prototype.hasOwnProperty.call(SPECIAL_NUMBERS, lowered)) number = SPECIAL_NUMBERS[lowered];
+        if (SPECIAL_NUMBERS.has(lowered)) number = SPECIAL_NUMBERS.get(lowered);
         else if (NUMBER.test(value)) number = Number(value);
       }
       conditions.push({ name: name, operator: operator === "==" ? "=" : operator, text: value, number: number, source: source });
@@ -206,15 +235,16 @@
     return a.length - b.length;
   }
 
+  // results: a Map. null and nested values match no condition (not even !=).
   function conditionMatches(condition, results) {
-    if (!Object.prototype.hasOwnProperty.call(results, condition.name)) return false;
-    const stored = results[condition.name];
+    if (!results.has(condition.name)) return false;
+    const stored = results.get(condition.name);
     if (typeof stored === "string") {
       if (condition.operator === "=") return stored === condition.text;
       if (condition.operator === "!=") return stored !== condition.text;
       return ordered(compareCodePoints(stored, condition.text), condition.operator, 0);
     }
-    if (condition.number === null) return false;
+    if (condition.number === null || !isNumber(stored)) return false;
     const left = asNumber(stored), right = condition.number;
     const leftNaN = Number.isNaN(left), rightNaN = Number.isNaN(right);
     if (condition.operator === "=" || condition.operator === "!=") {
@@ -235,28 +265,30 @@
     const slash = name.lastIndexOf("/");
     if (slash > 0) {
       const head = name.slice(0, slash), tail = name.slice(slash + 1);
-      if (tail && tail !== "value" && Object.prototype.hasOwnProperty.call(results, head + "/mean")) return [head, tail];
+      if (tail && tail !== "value" && results.has(head + "/mean")) return [head, tail];
     }
     return [name, "value"];
   }
 
+  // metric -> (statistic -> value), both Maps
   function groupResults(results) {
-    const grouped = {};
-    for (const name of Object.keys(results)) {
+    const grouped = new Map();
+    for (const [name, value] of results) {
       const [metric, statistic] = splitName(name, results);
-      (grouped[metric] = grouped[metric] || {})[statistic] = results[name];
+      if (!grouped.has(metric)) grouped.set(metric, new Map());
+      grouped.get(metric).set(statistic, value);
     }
     return grouped;
   }
 
   function metricOf(results, name) {
-    if (Object.prototype.hasOwnProperty.call(results, name)) {
-      const value = results[name];
+    if (results.has(name)) {
+      const value = results.get(name);
       return isNumber(value) ? { value: asNumber(value), sem: null } : null;
     }
-    const mean = results[name + "/mean"];
+    const mean = results.get(name + "/mean");
     if (!isNumber(mean)) return null;
-    const sem = results[name + "/sem"];
+    const sem = results.get(name + "/sem");
     return { value: asNumber(mean), sem: isNumber(sem) ? asNumber(sem) : null };
   }
 
@@ -268,29 +300,30 @@
     return { mean: mean, sem: n > 1 ? std / Math.sqrt(n) : NaN, n: n };
   }
 
+  // replicas: Maps of results. Returns metric -> {mean, sem, n} (a Map). A metric that
+  // any replica reports as something else than a number (text, null, a list) is left out.
   function combine(replicas) {
     const perMetric = new Map();
     for (const results of replicas) {
-      const grouped = groupResults(results);
-      for (const metric of Object.keys(grouped)) {
+      for (const [metric, statistics] of groupResults(results)) {
         if (!perMetric.has(metric)) perMetric.set(metric, []);
-        perMetric.get(metric).push(grouped[metric]);
+        perMetric.get(metric).push(statistics);
       }
     }
-    const combined = {};
+    const combined = new Map();
     for (const [metric, reports] of perMetric) {
-      const used = reports.flatMap((report) => [report.value, report.mean, report.sem]);
-      if (used.some((value) => typeof value === "string")) continue;
-      if (reports.every((report) => !("value" in report) && "sem" in report)) {
-        const kept = reports.filter((report) => !Number.isNaN(asNumber(report.mean)));
+      const used = reports.flatMap((report) => ["value", "mean", "sem"].filter((field) => report.has(field)).map((field) => report.get(field)));
+      if (used.some((value) => !isNumber(value))) continue;
+      if (reports.every((report) => !report.has("value") && report.has("sem"))) {
+        const kept = reports.filter((report) => report.has("mean") && !Number.isNaN(asNumber(report.get("mean"))));
         const n = kept.length;
-        combined[metric] = {
-          mean: n ? kept.reduce((a, report) => a + asNumber(report.mean), 0) / n : NaN,
-          sem: n ? Math.hypot(...kept.map((report) => asNumber(report.sem))) / n : NaN,
+        combined.set(metric, {
+          mean: n ? kept.reduce((a, report) => a + asNumber(report.get("mean")), 0) / n : NaN,
+          sem: n ? Math.hypot(...kept.map((report) => asNumber(report.get("sem")))) / n : NaN,
           n: n,
-        };
+        });
       } else {
-        combined[metric] = summarize(reports.map((report) => asNumber("value" in report ? report.value : report.mean)));
+        combined.set(metric, summarize(reports.map((report) => asNumber(report.has("value") ? report.get("value") : report.get("mean")))));
       }
     }
     return combined;
@@ -299,29 +332,28 @@
   // -- columns and cells ------------------------------------------------------------------
 
   function columnsOf(records) {
-    const names = new Set();
+    const columns = new Map(); // id -> column
+    const add = (name, kind) => {
+      const id = JSON.stringify([kind, name]);
+      if (!columns.has(id)) columns.set(id, { id: id, name: name, kind: kind });
+    };
     for (const record of records) {
-      const grouped = groupResults(record.results);
-      for (const metric of Object.keys(grouped)) {
-        for (const statistic of Object.keys(grouped[metric])) {
-          if (statistic === "value" || statistic === "mean") names.add(metric + "\u0000" + "main");
-          else if (statistic !== "sem") names.add(metric + "/" + statistic + "\u0000" + "plain");
+      for (const [metric, statistics] of groupResults(record.results)) {
+        for (const statistic of statistics.keys()) {
+          if (statistic === "value" || statistic === "mean") add(metric, "main");
+          else if (statistic !== "sem") add(metric + "/" + statistic, "plain");
         }
       }
     }
-    return Array.from(names).map((id) => {
-      const [name, kind] = id.split("\u0000");
-      return { id: id, name: name, kind: kind };
-    }).sort((a, b) => collator.compare(a.name, b.name));
+    return Array.from(columns.values()).sort((a, b) => collator.compare(a.name, b.name));
   }
 
+  // {value, sem}: value undefined when the record has no such result.
   function cellOf(record, column) {
     const results = record.results;
-    if (column.kind === "plain") return { value: results[column.name], sem: null };
-    if (Object.prototype.hasOwnProperty.call(results, column.name)) return { value: results[column.name], sem: null };
-    const mean = results[column.name + "/mean"];
-    const sem = results[column.name + "/sem"];
-    return { value: mean, sem: sem === undefined ? null : sem };
+    if (column.kind === "plain" || results.has(column.name)) return { value: results.get(column.name), sem: null };
+    const sem = results.get(column.name + "/sem");
+    return { value: results.get(column.name + "/mean"), sem: sem === undefined ? null : sem };
   }
 
   function cellText(cell) {
@@ -335,10 +367,9 @@
   function numericNames(records) {
     const names = new Set();
     for (const record of records) {
-      for (const name of Object.keys(record.results)) {
+      for (const [name, value] of record.results) {
         const [metric, statistic] = splitName(name, record.results);
-        if (statistic === "value" && isNumber(record.results[name])) names.add(metric);
-        else if (statistic === "mean" && isNumber(record.results[name])) names.add(metric);
+        if ((statistic === "value" || statistic === "mean") && isNumber(value)) names.add(metric);
       }
     }
     return Array.from(names).sort(collator.compare);
@@ -346,18 +377,19 @@
 
   function allNames(records) {
     const names = new Set();
-    for (const record of records) for (const name of Object.keys(record.results)) names.add(name);
+    for (const record of records) for (const name of record.results.keys()) names.add(name);
     return Array.from(names).sort(collator.compare);
   }
 
-  // Missing and NaN values sort last in either direction.
+  // Numbers, then text, then null and nested values (as their text); missing and NaN
+  // values last. Only the order within each kind follows the direction.
   function compareCells(a, b, direction) {
     const aMissing = a === undefined || (typeof a === "number" && Number.isNaN(a));
     const bMissing = b === undefined || (typeof b === "number" && Number.isNaN(b));
     if (aMissing || bMissing) return aMissing === bMissing ? 0 : aMissing ? 1 : -1;
-    const aNumber = isNumber(a), bNumber = isNumber(b);
-    if (aNumber !== bNumber) return aNumber ? -1 : 1;
-    const order = aNumber ? asNumber(a) - asNumber(b) : collator.compare(a, b);
+    const aKind = kindOf(a), bKind = kindOf(b);
+    if (aKind !== bKind) return aKind - bKind;
+    const order = aKind === 0 ? asNumber(a) - asNumber(b) : collator.compare(formatValue(a), formatValue(b));
     return direction * (order > 0 ? 1 : order < 0 ? -1 : 0);
   }
 
@@ -427,7 +459,8 @@
       const response = await fetch(recordsAddress(), { headers: { Accept: "application/json" }, cache: "no-store" });
       const body = await response.json();
       if (!response.ok) {
-        $("filter-error").textContent = body.error || response.statusText;
+        state.cursor = null; // whatever went wrong, the next poll starts afresh
+        $("filter-error").textContent = typeof body.error === "string" ? body.error : response.statusText;
         setStatus("error");
       } else {
         merge(body);
@@ -451,8 +484,8 @@
     if (state.records.size !== body.count) {
       state.cursor = null; // out of step: the next poll loads everything again
     }
-    const corrupt = body.corrupt ? " · " + body.corrupt + " corrupt key(s) skipped" : "";
-    setStatus("live · every " + state.refresh + " s · updated " + new Date().toLocaleTimeString() + corrupt);
+    showCorrupt(body.corrupt, body.corrupt_keys);
+    setStatus("live · every " + state.refresh + " s · updated " + new Date().toLocaleTimeString());
     if (changed) {
       recompute();
       render();
@@ -461,6 +494,22 @@
 
   function setStatus(text) {
     $("status").textContent = text;
+  }
+
+  // Keys left out because their documents could not be read: how many, and which.
+  function showCorrupt(count, listed) {
+    const entries = Array.isArray(listed) ? listed : [];
+    const total = Number.isInteger(count) ? count : entries.length;
+    const box = $("corrupt");
+    box.hidden = total === 0;
+    $("corrupt-summary").textContent = total === 1
+      ? "1 corrupt key left out"
+      : total + " corrupt keys left out" + (entries.length < total ? " (the first " + entries.length + " listed)" : "");
+    $("corrupt-list").replaceChildren(...entries.map((entry) => {
+      const item = element("li");
+      item.append(element("code", entry.key), document.createTextNode(": " + String(entry.reason)));
+      return item;
+    }));
   }
 
   // -- rendering --------------------------------------------------------------------------
@@ -558,9 +607,9 @@
     if (!record) return;
     $("detail-key").textContent = record.key;
     $("detail-modified").textContent = formatTime(record.modified);
-    const rows = Object.keys(record.results).sort(collator.compare).map((name) => {
+    const rows = Array.from(record.results.keys()).sort(collator.compare).map((name) => {
       const row = element("tr");
-      row.append(element("td", name), element("td", formatValue(record.results[name])));
+      row.append(element("td", name), element("td", formatValue(record.results.get(name))));
       return row;
     });
     $("detail-results").tBodies[0].replaceChildren(...rows);
@@ -656,7 +705,7 @@
     for (const record of state.shown) {
       const x = metricOf(record.results, xName), y = metricOf(record.results, yName);
       if (!x || !y) continue;
-      points.push({ x: x.value, y: y.value, key: record.key, color: colorName ? record.results[colorName] : undefined });
+      points.push({ x: x.value, y: y.value, key: record.key, color: colorName ? record.results.get(colorName) : undefined });
     }
     if (!points.length) return emptyPlot("scatter-plot", "no results with both " + xName + " and " + yName);
     const hover = (point) => plotlyText(point.key) + "<br>" + plotlyText(xName) + " = " + formatNumber(point.x) + "<br>" + plotlyText(yName) + " = " + formatNumber(point.y) + (colorName ? "<br>" + plotlyText(colorName) + " = " + plotlyText(point.color === undefined ? "missing" : formatValue(point.color)) : "");
@@ -843,8 +892,8 @@
 
   function groupName(record, by, k, resultName) {
     if (by === "result") {
-      const value = record.results[resultName];
-      return value === undefined ? resultName + " missing" : resultName + " = " + formatValue(value);
+      if (!record.results.has(resultName)) return resultName + " missing";
+      return resultName + " = " + formatValue(record.results.get(resultName));
     }
     const segments = record.key.split("/");
     const kept = k >= 0 ? segments.slice(0, k) : segments.slice(0, Math.max(0, segments.length + k));
@@ -873,7 +922,7 @@
     }
     const names = Array.from(members.keys()).sort(collator.compare);
     const combined = new Map(names.map((name) => [name, combine(members.get(name))]));
-    const metrics = Array.from(new Set(names.flatMap((name) => Object.keys(combined.get(name))))).sort(collator.compare);
+    const metrics = Array.from(new Set(names.flatMap((name) => Array.from(combined.get(name).keys())))).sort(collator.compare);
     const headRow = element("tr");
     headRow.append(element("th", "group"), element("th", "keys"));
     for (const metric of metrics) headRow.appendChild(element("th", metric + " (mean ± sem, n)"));
@@ -882,7 +931,7 @@
       const row = element("tr");
       row.append(element("td", name), element("td", members.get(name).length, "number"));
       for (const metric of metrics) {
-        const found = combined.get(name)[metric];
+        const found = combined.get(name).get(metric);
         row.appendChild(found
           ? element("td", formatNumber(found.mean) + " ± " + formatNumber(found.sem) + " (n=" + found.n + ")", "number")
           : element("td", "", "missing"));
@@ -890,14 +939,14 @@
       return row;
     }));
     const plotted = $("groups-metric").value;
-    const bars = names.filter((name) => combined.get(name)[plotted]);
+    const bars = names.filter((name) => combined.get(name).has(plotted));
     if (!bars.length) return emptyPlot("groups-plot", "no groups with " + plotted);
     Plotly.react("groups-plot", [{
       type: "bar",
       x: bars.map(plotlyText),
-      y: bars.map((name) => combined.get(name)[plotted].mean),
-      error_y: { type: "data", array: bars.map((name) => { const sem = combined.get(name)[plotted].sem; return Number.isNaN(sem) ? 0 : sem; }), visible: true },
-      hovertext: bars.map((name) => { const found = combined.get(name)[plotted]; return plotlyText(name) + "<br>" + formatNumber(found.mean) + " ± " + formatNumber(found.sem) + " (n=" + found.n + ")"; }),
+      y: bars.map((name) => combined.get(name).get(plotted).mean),
+      error_y: { type: "data", array: bars.map((name) => { const sem = combined.get(name).get(plotted).sem; return Number.isNaN(sem) ? 0 : sem; }), visible: true },
+      hovertext: bars.map((name) => { const found = combined.get(name).get(plotted); return plotlyText(name) + "<br>" + formatNumber(found.mean) + " ± " + formatNumber(found.sem) + " (n=" + found.n + ")"; }),
       hoverinfo: "text",
       marker: { color: "#0969da" },
     }], baseLayout({ xaxis: { type: "category", automargin: true }, yaxis: { title: { text: plotlyText(plotted) + " (mean ± sem)" } } }), PLOT_CONFIG);
@@ -916,8 +965,8 @@
   }
 
   function csvField(value) {
-    if (value === undefined || value === null) return "";
-    let text = isNumber(value) ? formatNumberExact(value) : String(value);
+    if (value === undefined) return "";
+    let text = isNumber(value) ? formatNumberExact(value) : formatValue(value);
     // A spreadsheet would run a text cell starting like a formula.
     if (!isNumber(value) && /^[=+\-@\t\r]/.test(text)) text = "'" + text;
     return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
@@ -936,18 +985,27 @@
     const lines = [["key", "modified", ...names].map(csvField).join(",")];
     for (const record of rows) {
       const modified = record.modified === null ? "" : new Date(record.modified * 1000).toISOString();
-      lines.push([record.key, modified, ...names.map((name) => record.results[name])].map(csvField).join(","));
+      lines.push([record.key, modified, ...names.map((name) => record.results.get(name))].map(csvField).join(","));
     }
     download("results.csv", "text/csv", lines.join("\r\n") + "\r\n");
   }
 
+  function jsonValue(value) {
+    if (typeof value === "number" && !Number.isFinite(value)) return formatNumberExact(value);
+    if (value instanceof Nested) {
+      try {
+        return JSON.parse(value.text);
+      } catch (problem) {
+        return value.text; // NaN inside a list: Python's JSON, not JavaScript's
+      }
+    }
+    return value;
+  }
+
   function downloadJson() {
     const rows = sortedRows().map((record) => {
-      const results = {};
-      for (const name of Object.keys(record.results)) {
-        const value = record.results[name];
-        results[name] = typeof value === "number" && !Number.isFinite(value) ? formatNumberExact(value) : value;
-      }
+      // fromEntries defines own properties: a result named __proto__ stays a result.
+      const results = Object.fromEntries(Array.from(record.results, ([name, value]) => [name, jsonValue(value)]));
       return { key: record.key, modified: record.modified === null ? null : new Date(record.modified * 1000).toISOString(), results: results };
     });
     download("results.json", "application/json", JSON.stringify(rows, null, 1) + "\n");
@@ -1012,6 +1070,7 @@
       const chosen = [selection.prefix ? "prefix " + selection.prefix : "", ...(selection.where || [])].filter(Boolean);
       $("source").textContent = "report of " + data.store + (chosen.length ? " (" + chosen.join(" and ") + ")" : "");
       setStatus("report generated " + formatTime(data.generated));
+      showCorrupt(data.corrupt, data.corrupt_keys);
       recompute();
       render();
       return;
@@ -1049,8 +1108,9 @@
   // Exposed for the tests and the benchmark: read-only views of the page's state.
   window.resulttracker = {
     parseWhere: parseWhere,
-    matches: (conditions, results) => conditions.every((c) => conditionMatches(c, results)),
-    combine: combine,
+    // plain objects from the tests, read as the page reads JSON
+    matches: (conditions, results) => conditions.every((c) => conditionMatches(c, toResults(results))),
+    combine: (replicas) => Object.fromEntries(combine(replicas.map(toResults))),
     shownKeys: () => state.shown.map((record) => record.key),
     pollNow: () => poll(false),
     brush: (name, low, high) => {

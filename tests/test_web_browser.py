@@ -25,7 +25,7 @@ import pytest
 
 from resulttracker import FsspecResultTracker, ResultTracker
 from resulttracker.query import parse_where
-from resulttracker.stats import aggregate
+from resulttracker.stats import IDENTIFIERS, aggregate, format_statistic
 from resulttracker.web import make_app, write_report
 from resulttracker.web.server import run_server
 
@@ -414,29 +414,73 @@ def test_the_page_groups_like_the_statistics_module(browser: Any, tmp_path: Path
     report = tmp_path / "empty.html"
     write_report(FsspecResultTracker(tmp_path / "store"), str(report))
     replicas: dict[str, dict[str, Any]] = {
-        "g/a/0": {"loss": 1.0, "acc/mean": 0.5, "acc/sem": 0.1, "m/mean": 2.0},
-        "g/a/1": {"loss": 3.0, "acc/mean": 0.7, "acc/sem": 0.2, "m": 4.0},
-        "g/a/2": {"loss": 8.5, "acc/mean": 0.6, "acc/sem": 0.05, "opt": "adam"},
-        "g/b/0": {"loss": 2.0, "flag": True},
+        "g/a/0": {"loss": 1.0, "acc/mean": 0.5, "acc/sem": 0.1, "m/mean": 2.0, "seed": 0},
+        "g/a/1": {"loss": 3.0, "acc/mean": 0.7, "acc/sem": 0.2, "m": 4.0, "seed": 1},
+        "g/a/2": {"loss": 8.5, "acc/mean": 0.6, "acc/sem": 0.05, "opt": "adam", "seed": 2},
+        "g/b/0": {"loss": 2.0, "flag": True, "seed": 0},
     }
+    for group in ("g/a", "g/b"):  # parameters: one value per group, kept as they are
+        for key in replicas:
+            if key.startswith(group):
+                replicas[key].update(lr=0.1 if group == "g/a" else 0.2, x=1.799)
     expected = aggregate(replicas, by=-1)
+    assert expected["g/a"]["lr"] == 0.1
+    assert not any(name.startswith("seed") for name in expected["g/a"])
     checker = Page(browser)
     try:
         view = checker.open(report.as_uri())
-        for group in ("g/a", "g/b"):
-            members = [results for key, results in replicas.items() if key.startswith(group)]
-            found = view.evaluate("(rows) => window.resulttracker.combine(rows)", members)
-            for metric in ("loss", "acc", "m", "flag"):
-                if f"{metric}/mean" not in expected[group]:
-                    continue
-                mean = expected[group][f"{metric}/mean"]
-                sem = expected[group][f"{metric}/sem"]
-                assert found[metric]["mean"] == pytest.approx(mean), (group, metric)
-                assert found[metric]["n"] == expected[group][f"{metric}/n"], (group, metric)
+        groups = {
+            group: [results for key, results in replicas.items() if key.startswith(group + "/")]
+            for group in ("g/a", "g/b")
+        }
+        found = view.evaluate("(groups) => window.resulttracker.aggregate(groups)", groups)
+        for group, results in expected.items():
+            metrics = {name.rsplit("/", 1)[0] for name in results if name.endswith("/mean")}
+            parameters = {name for name in results if "/" not in name}
+            assert set(found[group]) == metrics | parameters, group
+            for name in parameters:
+                assert found[group][name] == {"value": results[name]}, (group, name)
+            for metric in metrics:
+                mean, sem = results[f"{metric}/mean"], results[f"{metric}/sem"]
+                assert found[group][metric]["mean"] == pytest.approx(mean), (group, metric)
+                assert found[group][metric]["n"] == results[f"{metric}/n"], (group, metric)
                 if isinstance(sem, float) and math.isnan(sem):
-                    assert math.isnan(found[metric]["sem"]), (group, metric)
+                    assert math.isnan(found[group][metric]["sem"]), (group, metric)
                 else:
-                    assert found[metric]["sem"] == pytest.approx(sem), (group, metric)
+                    assert found[group][metric]["sem"] == pytest.approx(sem), (group, metric)
+        assert view.evaluate("() => window.resulttracker.identifiers()") == sorted(IDENTIFIERS)
+    finally:
+        checker.close()
+
+
+def test_the_page_rounds_statistics_like_the_statistics_module(
+    browser: Any, tmp_path: Path
+) -> None:
+    report = tmp_path / "empty.html"
+    write_report(FsspecResultTracker(tmp_path / "store"), str(report))
+    cases = [
+        (1.799, 1.57e-16),
+        (1.7990000000000002, 0.0),
+        (0.91234, 0.0123),
+        (2.0, 0.57735),
+        (12345.6, 678.9),
+        (3, 1),
+        (0.0, 0.0),
+        (1e-9, 3e-11),
+        (2.0, None),
+        (-4.25, 0.031),
+        (123456.789, 0.004),
+        (7.0, 2e-5),
+    ]
+    checker = Page(browser)
+    try:
+        view = checker.open(report.as_uri())
+        shown = view.evaluate(
+            "(cases) => cases.map(([m, s]) => window.resulttracker.formatStatistic(m, s))",
+            cases,
+        )
+        assert shown == [format_statistic(mean, sem) for mean, sem in cases]
+        assert shown[0] == "1.799 ± 0.000"
     finally:
         checker.close()
 
@@ -985,3 +1029,21 @@ def test_torchx_documents_with_null_lists_and_objects_on_the_live_page(
         opened.close()
         server.shutdown()
         server.server_close()
+
+
+def test_the_loading_note_goes_once_the_plots_appear(
+    served: tuple[str, FsspecResultTracker], page: Page
+) -> None:
+    url, _ = served
+    view = page.page
+    # Hold plotly.js back until a plot view is open, so the note is shown first.
+    held: list[Any] = []
+    view.route("**/plotly.min.js", lambda route: held.append(route))
+    page.open(url)
+    view.click("#tabs button[data-view=scatter]")
+    expect(view.locator("#scatter-plot p.plotly-loading")).to_have_count(1)
+    assert len(held) == 1
+    held[0].continue_()
+    view.wait_for_selector("#scatter-plot .scatterlayer .point")
+    expect(view.locator(".plot p.plotly-loading")).to_have_count(0)
+    assert "loading the plotting library" not in (view.text_content("body") or "")

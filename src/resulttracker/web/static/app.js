@@ -300,9 +300,11 @@
     return { mean: mean, sem: n > 1 ? std / Math.sqrt(n) : NaN, n: n };
   }
 
-  // replicas: Maps of results. Returns metric -> {mean, sem, n} (a Map). A metric that
-  // any replica reports as something else than a number (text, null, a list) is left out.
-  function combine(replicas) {
+  // Result names that identify a replica (resulttracker.stats.IDENTIFIERS): never averaged.
+  const IDENTIFIERS = new Set(["local_rank", "rank", "replica", "seed", "worker"]);
+
+  // replicas: Maps of results -> metric -> [each replica's statistics (a Map)]
+  function perMetricOf(replicas) {
     const perMetric = new Map();
     for (const results of replicas) {
       for (const [metric, statistics] of groupResults(results)) {
@@ -310,10 +312,49 @@
         perMetric.get(metric).push(statistics);
       }
     }
+    return perMetric;
+  }
+
+  function sameValue(value, other) {
+    if (isNumber(value) && isNumber(other) && typeof value !== "boolean" && typeof other !== "boolean") {
+      return value === other || (Number.isNaN(value) && Number.isNaN(other));
+    }
+    return typeof value === typeof other && value === other && !(value instanceof Nested);
+  }
+
+  function samePlainValue(reports) {
+    if (reports.some((report) => report.size !== 1 || !report.has("value"))) return false;
+    const first = reports[0].get("value");
+    return reports.every((report) => sameValue(report.get("value"), first));
+  }
+
+  // groups: Map of group name -> replicas (Maps of results), as resulttracker.stats.aggregate:
+  // a name that every replica of every group holds with one value per group is a parameter,
+  // kept as it is ({value}); any other numeric name is a measurement ({mean, sem, n}) in
+  // every group; identifiers and text that vary are left out.
+  function aggregateGroups(groups) {
+    const perGroup = new Map();
+    for (const [name, replicas] of groups) perGroup.set(name, perMetricOf(replicas));
+    const varying = new Set();
+    for (const [name, perMetric] of perGroup) {
+      for (const [metric, reports] of perMetric) {
+        if (reports.length !== groups.get(name).length || !samePlainValue(reports)) varying.add(metric);
+      }
+    }
+    const combined = new Map();
+    for (const [name, perMetric] of perGroup) combined.set(name, combine(perMetric, varying));
+    return combined;
+  }
+
+  function combine(perMetric, varying) {
     const combined = new Map();
     for (const [metric, reports] of perMetric) {
+      if (!varying.has(metric)) {
+        combined.set(metric, { value: reports[0].get("value") });
+        continue;
+      }
       const used = reports.flatMap((report) => ["value", "mean", "sem"].filter((field) => report.has(field)).map((field) => report.get(field)));
-      if (used.some((value) => !isNumber(value))) continue;
+      if (IDENTIFIERS.has(metric) || used.some((value) => !isNumber(value))) continue;
       if (reports.every((report) => !report.has("value") && report.has("sem"))) {
         const kept = reports.filter((report) => report.has("mean") && !Number.isNaN(asNumber(report.get("mean"))));
         const n = kept.length;
@@ -327,6 +368,47 @@
       }
     }
     return combined;
+  }
+
+  // Python's format(value, ".<precision>g").
+  function formatG(value, precision) {
+    if (Number.isNaN(value)) return "nan";
+    if (value === Infinity) return "inf";
+    if (value === -Infinity) return "-inf";
+    if (value === 0) return Object.is(value, -0) ? "-0" : "0";
+    const [mantissa, exponentText] = value.toExponential(precision - 1).split("e");
+    const exponent = Number(exponentText);
+    const strip = (text) => (text.includes(".") ? text.replace(/\.?0+$/, "") : text);
+    if (exponent < -4 || exponent >= precision) {
+      return strip(mantissa) + "e" + (exponent < 0 ? "-" : "+") + String(Math.abs(exponent)).padStart(2, "0");
+    }
+    return strip(value.toFixed(Math.max(0, precision - 1 - exponent)));
+  }
+
+  // mean ± sem rounded to what the uncertainty justifies (resulttracker.stats.format_statistic).
+  function formatStatistic(mean, sem) {
+    mean = asNumber(mean);
+    if (sem === null || sem === undefined || !Number.isFinite(sem) || !Number.isFinite(mean)) {
+      const shown = formatG(mean, 6);
+      return sem === null || sem === undefined ? shown : shown + " ± " + formatG(sem, 2);
+    }
+    sem = Math.abs(asNumber(sem));
+    const exponentOf = (value) => Math.floor(Math.log10(Math.abs(value)));
+    let digits;
+    if (sem <= Math.abs(mean) * 1e-12) {
+      digits = mean ? 3 - exponentOf(mean) : 3;
+      sem = 0;
+    } else {
+      digits = 1 - exponentOf(sem);
+    }
+    if (!(digits >= -6 && digits <= 8) || Math.abs(mean) >= 1e15) return formatG(mean, 6) + " ± " + formatG(sem, 2);
+    if (digits < 0) {
+      const factor = 10 ** -digits;
+      mean = Math.round(mean / factor) * factor;
+      sem = Math.round(sem / factor) * factor;
+    }
+    const decimals = Math.max(digits, 0);
+    return mean.toFixed(decimals) + " ± " + sem.toFixed(decimals);
   }
 
   // -- columns and cells ------------------------------------------------------------------
@@ -524,7 +606,7 @@
     if (view !== "table" && view !== "parallel" && typeof window.Plotly === "undefined") {
       // plotly.js loads after the table (async): the table is usable sooner.
       const plot = document.querySelector("#view-" + view + " .plot");
-      plot.replaceChildren(element("p", "loading the plotting library…", "hint"));
+      plot.replaceChildren(element("p", "loading the plotting library…", "hint plotly-loading"));
       loadPlotly();
     } else if (view === "table") renderTable();
     else if (view === "trials") renderTrials();
@@ -901,6 +983,11 @@
     return kept.join("/");
   }
 
+  // A group's bar: a measurement's mean and sem, or a parameter's value.
+  function barOf(found) {
+    return "value" in found ? { mean: found.value, sem: 0, n: null } : found;
+  }
+
   function renderGroups() {
     const by = $("groups-by").value;
     $("groups-k-label").hidden = by !== "segments";
@@ -921,32 +1008,33 @@
       members.clear();
     }
     const names = Array.from(members.keys()).sort(collator.compare);
-    const combined = new Map(names.map((name) => [name, combine(members.get(name))]));
+    const combined = aggregateGroups(members);
     const metrics = Array.from(new Set(names.flatMap((name) => Array.from(combined.get(name).keys())))).sort(collator.compare);
     const headRow = element("tr");
     headRow.append(element("th", "group"), element("th", "keys"));
-    for (const metric of metrics) headRow.appendChild(element("th", metric + " (mean ± sem, n)"));
+    const parameters = new Set(metrics.filter((metric) => names.every((name) => !combined.get(name).has(metric) || "value" in combined.get(name).get(metric))));
+    for (const metric of metrics) headRow.appendChild(element("th", parameters.has(metric) ? metric : metric + " (mean ± sem, n)"));
     $("groups-table").tHead.replaceChildren(headRow);
     $("groups-table").tBodies[0].replaceChildren(...names.map((name) => {
       const row = element("tr");
       row.append(element("td", name), element("td", members.get(name).length, "number"));
       for (const metric of metrics) {
         const found = combined.get(name).get(metric);
-        row.appendChild(found
-          ? element("td", formatNumber(found.mean) + " ± " + formatNumber(found.sem) + " (n=" + found.n + ")", "number")
-          : element("td", "", "missing"));
+        if (!found) row.appendChild(element("td", "", "missing"));
+        else if ("value" in found) row.appendChild(element("td", formatValue(found.value), isNumber(found.value) ? "number" : undefined));
+        else row.appendChild(element("td", formatStatistic(found.mean, found.sem) + " (n=" + found.n + ")", "number"));
       }
       return row;
     }));
     const plotted = $("groups-metric").value;
-    const bars = names.filter((name) => combined.get(name).has(plotted));
+    const bars = names.filter((name) => combined.get(name).has(plotted) && isNumber(barOf(combined.get(name).get(plotted)).mean));
     if (!bars.length) return emptyPlot("groups-plot", "no groups with " + plotted);
     Plotly.react("groups-plot", [{
       type: "bar",
       x: bars.map(plotlyText),
-      y: bars.map((name) => combined.get(name).get(plotted).mean),
-      error_y: { type: "data", array: bars.map((name) => { const sem = combined.get(name).get(plotted).sem; return Number.isNaN(sem) ? 0 : sem; }), visible: true },
-      hovertext: bars.map((name) => { const found = combined.get(name).get(plotted); return plotlyText(name) + "<br>" + formatNumber(found.mean) + " ± " + formatNumber(found.sem) + " (n=" + found.n + ")"; }),
+      y: bars.map((name) => asNumber(barOf(combined.get(name).get(plotted)).mean)),
+      error_y: { type: "data", array: bars.map((name) => { const sem = barOf(combined.get(name).get(plotted)).sem; return Number.isNaN(sem) ? 0 : sem; }), visible: true },
+      hovertext: bars.map((name) => { const found = barOf(combined.get(name).get(plotted)); return plotlyText(name) + "<br>" + formatStatistic(found.mean, found.n === null ? null : found.sem) + (found.n === null ? "" : " (n=" + found.n + ")"); }),
       hoverinfo: "text",
       marker: { color: "#0969da" },
     }], baseLayout({ xaxis: { type: "category", automargin: true }, yaxis: { title: { text: plotlyText(plotted) + " (mean ± sem)" } } }), PLOT_CONFIG);
@@ -1100,7 +1188,14 @@
     const plotly = element("script");
     plotly.src = "/static/plotly.min.js";
     plotly.addEventListener("load", () => {
+      // Plotly draws beside what a container holds: take the waiting notes away first.
+      for (const hint of document.querySelectorAll(".plot > p.plotly-loading")) hint.remove();
       if (state.view !== "table") render();
+    });
+    plotly.addEventListener("error", () => {
+      for (const hint of document.querySelectorAll(".plot > p.plotly-loading")) {
+        hint.textContent = "the plotting library could not be loaded; the table and downloads still work";
+      }
     });
     document.body.appendChild(plotly);
   }
@@ -1110,7 +1205,10 @@
     parseWhere: parseWhere,
     // plain objects from the tests, read as the page reads JSON
     matches: (conditions, results) => conditions.every((c) => conditionMatches(c, toResults(results))),
-    combine: (replicas) => Object.fromEntries(combine(replicas.map(toResults))),
+    // {group: [results...]} -> {group: {metric: {mean, sem, n} or {value}}}
+    aggregate: (groups) => Object.fromEntries(Array.from(aggregateGroups(new Map(Object.entries(groups).map(([name, replicas]) => [name, replicas.map(toResults)])))).map(([name, metrics]) => [name, Object.fromEntries(metrics)])),
+    formatStatistic: formatStatistic,
+    identifiers: () => Array.from(IDENTIFIERS).sort(),
     shownKeys: () => state.shown.map((record) => record.key),
     pollNow: () => poll(false),
     brush: (name, low, high) => {

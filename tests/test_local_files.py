@@ -155,3 +155,12 @@ def test_folders_and_keys_under_a_file_are_not_results(tmp_path: Path) -> None:
     assert tracker.get("a/b/c") == {}  # below a file
     assert tracker.delete("a") is False
     assert tracker.delete("a/b/c") is False
+
+
+def test_tracker_base_is_a_keyword_too_as_in_torchx(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tracker_base=str(tmp_path / "kw"))
+    tracker["k"] = {"x": 1}
+    assert tracker.tracker_base == str(tmp_path / "kw")
+    assert FsspecResultTracker(str(tmp_path / "kw"))["k"] == {"x": 1}
+    with pytest.raises(TypeError):
+        FsspecResultTracker()  # type: ignore[call-arg]

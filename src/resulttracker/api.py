@@ -83,18 +83,25 @@ class CheckReport:
     temporary_files : list of str
         Temporary files left by interrupted writers (all of them, removed or not).
     removed : list of str
-        The temporary files removed (``fix=True``).
+        The temporary files and empty folders removed (``fix=True``).
+    empty_folders : list of str
+        Folders holding no key (only empty folders or temporary files), which
+        writers killed mid-put leave on a file system, deepest first, ending in
+        ``/`` (all of them, removed or not). One in a key's place makes ``put``
+        of that key fail with :class:`KeyConflictError` until it is removed.
     """
 
     checked: int = 0
     corrupt: list[CorruptResultError] = field(default_factory=list)
     temporary_files: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    empty_folders: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """No corrupt key and no temporary file left in place."""
-        return not self.corrupt and len(self.removed) == len(self.temporary_files)
+        """No corrupt key, and no temporary file or empty folder left in place."""
+        left = len(self.temporary_files) + len(self.empty_folders)
+        return not self.corrupt and len(self.removed) == left
 
 
 class ResultTracker(abc.ABC):
@@ -200,6 +207,17 @@ class ResultTracker(abc.ABC):
         """Remove one file listed by :meth:`_temporary_files`; whether it was there."""
         raise NotImplementedError(f"{type(self).__name__} has no temporary files")
 
+    def _empty_folders(self, prefix: str) -> list[tuple[str, float]]:
+        """``(location, age in seconds)`` of folders under ``prefix`` holding no key
+        (only such folders and temporary files), deepest first; a folder's age is
+        that of the youngest thing in it. Stores without folders have none."""
+        return []
+
+    def _remove_empty_folder(self, location: str) -> bool:
+        """Remove one folder listed by :meth:`_empty_folders` if it is (still)
+        empty; whether it was removed."""
+        raise NotImplementedError(f"{type(self).__name__} has no folders")
+
     # -- the derived API -------------------------------------------------------------
 
     def keys(self, prefix: str | None = None) -> Iterator[str]:
@@ -288,11 +306,13 @@ class ResultTracker(abc.ABC):
         """Read every key under ``prefix`` and report what is wrong with the store.
 
         Reports keys whose stored document is corrupt (their
-        :class:`CorruptResultError`) and temporary files left by writers that
-        crashed mid-put. With ``fix=True``, temporary files older than
-        ``min_age`` seconds are removed (younger ones may belong to a put in
-        progress, which removing them would make fail). Corrupt documents are
-        never removed: a person should look at them.
+        :class:`CorruptResultError`; on a folder this includes a symbolic link
+        or a special file at a key's path), temporary files left by writers that
+        crashed mid-put and, on a file system, the folders such writers leave
+        holding no key. With ``fix=True``, temporary files and then empty
+        folders older than ``min_age`` seconds are removed (younger ones may
+        belong to a put in progress, which removing them would make fail).
+        Corrupt documents are never removed: a person should look at them.
         """
         _check_duration("min_age", min_age, allow_zero=True)
         normalized = normalize_prefix(prefix)
@@ -301,9 +321,17 @@ class ResultTracker(abc.ABC):
             report.checked += 1
             if isinstance(item, CorruptResultError):
                 report.corrupt.append(item)
-        for location, age in self._temporary_files(normalized):
+        # Both listed before anything is removed: removing a file from a folder
+        # makes the folder look new.
+        temporary = self._temporary_files(normalized)
+        folders = self._empty_folders(normalized)
+        for location, age in temporary:
             report.temporary_files.append(location)
             if fix and age >= min_age and self._remove_temporary_file(location):
+                report.removed.append(location)
+        for location, age in folders:
+            report.empty_folders.append(location)
+            if fix and age >= min_age and self._remove_empty_folder(location):
                 report.removed.append(location)
         return report
 
@@ -505,9 +533,13 @@ class StoreTracker(ResultTracker):
         for key in keys:
             yield key, self._read(key)
 
-    def _scan_documents(self, prefix: str) -> Iterable[tuple[str, bytes | None, datetime | None]]:
+    def _scan_documents(
+        self, prefix: str
+    ) -> Iterable[tuple[str, bytes | CorruptResultError | None, datetime | None]]:
         """Yield ``(key, document or None, modified)`` for every key under
-        ``prefix``, sorted by key.
+        ``prefix``, sorted by key. In place of the document, a backend may give
+        the :class:`CorruptResultError` of an entry it refuses to read (the scan
+        reports it and goes on).
 
         Note for implementers: this default reads in batches through
         :meth:`_read_many` and knows no modification times.
@@ -543,7 +575,9 @@ class StoreTracker(ResultTracker):
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
         decode, location, partial = codec.decode, self._location, functools.partial
         for key, document, modified in self._scan_documents(prefix):
-            if document is not None:
+            if isinstance(document, CorruptResultError):
+                yield document
+            elif document is not None:
                 try:
                     results = decode(document, key=key, location=partial(location, key))
                 except CorruptResultError as error:

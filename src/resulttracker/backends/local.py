@@ -46,14 +46,25 @@ __all__ = ["LocalFiles", "ScannedDocument"]
 ScannedDocument = tuple[str, bytes | CorruptResultError | None, datetime | None]
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# getattr: so that the package still imports where these do not exist (Windows);
+# LocalFiles then refuses to start rather than run without its checks.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_NOCTTY = getattr(os, "O_NOCTTY", 0)
+_SUPPORTED = (
+    bool(_NOFOLLOW and _DIRECTORY)
+    and {os.open, os.mkdir, os.stat, os.unlink, os.rmdir, os.rename} <= os.supports_dir_fd
+    and os.scandir in os.supports_fd
+)
 #: The base: followed if it is a symbolic link (the caller chose it).
-_OPEN_BASE = os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC
+_OPEN_BASE = os.O_RDONLY | _DIRECTORY | _CLOEXEC
 #: A folder inside the base: never through a symbolic link.
-_OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+_OPEN_FOLDER = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
 #: A key's file: never through a symbolic link; a FIFO opens without waiting for
 #: a writer and a terminal does not become the controlling one.
-_OPEN_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | _CLOEXEC
-_OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+_OPEN_READ = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _NOCTTY | _CLOEXEC
+_OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 
 #: Attempts at a walk or a write whose folders other processes keep removing.
 _ATTEMPTS = 100
@@ -68,10 +79,11 @@ _NOT_FOLLOWED = (
 
 
 class _InTheWayError(Exception):
-    """Something other than a folder (or, for the last name, other than a
-    regular file) is at ``segments[:depth + 1]``; ``mode`` says what."""
+    """Something other than a folder is at the folder ``segments[:depth + 1]`` of
+    a key's path, or (``depth`` ``None``) other than a regular file at the key
+    itself; ``mode`` says what."""
 
-    def __init__(self, depth: int, mode: int) -> None:
+    def __init__(self, depth: int | None, mode: int) -> None:
         super().__init__(depth, mode)
         self.depth = depth
         self.mode = mode
@@ -109,6 +121,10 @@ def _lstat_mode(dir_fd: int | None, name: str) -> int | None:
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
     except FileNotFoundError:
         return None
+    except OSError as error:
+        if error.errno == errno.ESTALE:
+            return None  # NFS: the folder was removed by another client
+        raise
 
 
 def _open_folder(dir_fd: int | None, name: str, depth: int) -> int:
@@ -158,7 +174,7 @@ def _read_open_file(fd: int) -> tuple[bytes, float] | int:
     return data, info.st_mtime
 
 
-def _read_at(dir_fd: int | None, name: str, depth: int) -> tuple[bytes, float] | None:
+def _read_at(dir_fd: int | None, name: str) -> tuple[bytes, float] | None:
     """The document of the regular file ``name`` in ``dir_fd`` and its
     modification time; ``None`` if there is none or it is a folder.
 
@@ -177,7 +193,7 @@ def _read_at(dir_fd: int | None, name: str, depth: int) -> tuple[bytes, float] |
             return None
         if stat.S_ISREG(mode):
             raise
-        raise _InTheWayError(depth, mode) from None
+        raise _InTheWayError(None, mode) from None
     try:
         found = _read_open_file(fd)
     finally:
@@ -185,8 +201,13 @@ def _read_at(dir_fd: int | None, name: str, depth: int) -> tuple[bytes, float] |
     if isinstance(found, int):
         if stat.S_ISDIR(found):
             return None
-        raise _InTheWayError(depth, found)
+        raise _InTheWayError(None, found)
     return found
+
+
+def _holder(segments: Sequence[str], problem: _InTheWayError) -> str:
+    """The part of a key's path where ``problem`` lies."""
+    return "/".join(segments if problem.depth is None else segments[: problem.depth + 1])
 
 
 #: A folder handle: a descriptor, or ``None`` for the base, reached by its path
@@ -203,6 +224,11 @@ class LocalFiles:
     """Atomic, durable, symlink-proof file I/O under one local folder (``root``)."""
 
     def __init__(self, root: str) -> None:
+        if not _SUPPORTED:
+            raise NotImplementedError(
+                "local folders need openat-style system calls (dir_fd, O_NOFOLLOW), "
+                "which this system lacks; use an object store or a SQL database"
+            )
         self.root = root or "/"
         self._prefix = self.root.rstrip("/") + "/"
 
@@ -222,9 +248,9 @@ class LocalFiles:
     def _corrupt(
         self, key: str, segments: Sequence[str], problem: _InTheWayError
     ) -> CorruptResultError:
-        where = self.path("/".join(segments[: problem.depth + 1]))
+        where = self.path(_holder(segments, problem))
         what = _describe(problem.mode)
-        if problem.depth == len(segments) - 1:
+        if problem.depth is None:
             reason = f"{what}, not a regular file: it is never read"
             if stat.S_ISLNK(problem.mode):
                 reason += f" ({_NOT_FOLLOWED})"
@@ -313,11 +339,11 @@ class LocalFiles:
         # allow: the folder's own name is opened with O_NOFOLLOW by its path.
         try:
             if not parent:
-                found = _read_at(None, self._prefix + name, 0)
+                found = _read_at(None, self._prefix + name)
             else:
                 folder = os.open(self._prefix + parent, _OPEN_FOLDER)
                 try:
-                    found = _read_at(folder, name, 1)
+                    found = _read_at(folder, name)
                 finally:
                     os.close(folder)
         except FileNotFoundError:
@@ -330,18 +356,17 @@ class LocalFiles:
 
     def _read_deep(self, key: str) -> bytes | None:
         segments = key.split("/")
-        depth = len(segments) - 1
         try:
             try:
                 folder = self._open_folders(segments[:-1])
             except (FileNotFoundError, NotADirectoryError):
                 return None
             try:
-                found = _read_at(*self._at(folder, segments[-1]), depth)
+                found = _read_at(*self._at(folder, segments[-1]))
             finally:
                 _close(folder)
         except _InTheWayError as problem:
-            if problem.depth < depth and not stat.S_ISLNK(problem.mode):
+            if problem.depth is not None and not stat.S_ISLNK(problem.mode):
                 return None  # a file in the way: nothing is stored below it
             raise self._corrupt(key, segments, problem) from None
         return None if found is None else found[0]
@@ -353,24 +378,25 @@ class LocalFiles:
         try:
             for key in keys:
                 parent, _, name = key.rpartition("/")
-                segments = key.split("/")
-                depth = len(segments) - 1
                 try:
                     if parent != current:
                         _close(folder)
                         current, folder = None, None
                         try:
-                            folder = self._open_folders(segments[:-1])
+                            folder = self._open_folders(parent.split("/") if parent else ())
                         except (FileNotFoundError, NotADirectoryError):
                             yield key, None
                             continue
                         current = parent
-                    found = _read_at(*self._at(folder, name), depth)
+                    if folder is None:
+                        found = _read_at(None, self._prefix + name)
+                    else:
+                        found = _read_at(folder, name)
                 except _InTheWayError as problem:
-                    if problem.depth < depth and not stat.S_ISLNK(problem.mode):
+                    if problem.depth is not None and not stat.S_ISLNK(problem.mode):
                         yield key, None
                         continue
-                    raise self._corrupt(key, segments, problem) from None
+                    raise self._corrupt(key, key.split("/"), problem) from None
                 yield key, None if found is None else found[0]
         finally:
             _close(folder)
@@ -429,10 +455,10 @@ class LocalFiles:
                     if mode is None:
                         continue
                     if not stat.S_ISREG(mode):
-                        raise _InTheWayError(0, mode)
-                found = _read_at(folder_fd, name, 0)
+                        raise _InTheWayError(None, mode)
+                found = _read_at(folder_fd, name)
             except _InTheWayError as problem:
-                yield key, self._corrupt(key, [key], problem), None
+                yield key, self._corrupt(key, key.split("/"), problem), None
                 continue
             if found is not None:
                 yield key, found[0], _utc(found[1])
@@ -442,8 +468,13 @@ class LocalFiles:
     def write(self, key: str, document: bytes) -> None:
         segments = key.split("/")
         for _ in range(_ATTEMPTS):
-            if self._write_once(key, segments, document):
-                return
+            try:
+                if self._write_once(key, segments, document):
+                    return
+            except OSError as error:
+                if error.errno != errno.ESTALE:
+                    raise
+                # NFS: a folder on the way was removed by another client; again.
             if not os.path.isdir(self.root):
                 self._make_base()
         raise StoreError(
@@ -496,7 +527,7 @@ class LocalFiles:
             # is refused rather than replaced; a folder is a conflict.
             mode = _lstat_mode(dir_fd, target)
             if mode is not None and not stat.S_ISREG(mode):
-                raise _InTheWayError(len(segments) - 1, mode)
+                raise _InTheWayError(None, mode)
             os.replace(source, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException as error:
             with contextlib.suppress(OSError):
@@ -504,7 +535,7 @@ class LocalFiles:
             if isinstance(error, _InTheWayError):
                 raise self._in_the_way(key, segments, error) from None
             if isinstance(error, IsADirectoryError):  # a folder arrived meanwhile
-                problem = _InTheWayError(len(segments) - 1, stat.S_IFDIR)
+                problem = _InTheWayError(None, stat.S_IFDIR)
                 raise self._in_the_way(key, segments, problem) from None
             raise
 
@@ -546,7 +577,7 @@ class LocalFiles:
     def _in_the_way(
         self, key: str, segments: Sequence[str], problem: _InTheWayError
     ) -> KeyConflictError:
-        holder = "/".join(segments[: problem.depth + 1])
+        holder = _holder(segments, problem)
         where = self.path(holder)
         rule = "on a file system a key cannot also be the prefix of other keys"
         if stat.S_ISREG(problem.mode):
@@ -588,7 +619,7 @@ class LocalFiles:
         except _InTheWayError as problem:
             if not stat.S_ISLNK(problem.mode):
                 return False  # a file in the way: nothing is stored below it
-            where = self.path("/".join(segments[: problem.depth + 1]))
+            where = self.path(_holder(segments, problem))
             raise StoreError(
                 f"cannot delete key {key!r}: its path goes through {where}, a symbolic "
                 f"link, which is never followed ({_NOT_FOLLOWED})"

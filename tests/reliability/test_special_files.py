@@ -172,3 +172,41 @@ def test_the_command_line_reports_a_fifo_promptly(
     assert "exp/fifo" in got.output
     assert "FIFO" in got.output
     assert "Traceback" not in got.output
+
+
+def test_the_dashboard_and_copy_skip_special_files_and_links_promptly(
+    special: tuple[FsspecResultTracker, dict[str, Path]], tmp_path: Path
+) -> None:
+    import http.client
+    import json
+
+    from resulttracker import copy
+    from resulttracker.web import make_app
+    from resulttracker.web.server import run_server
+
+    tracker, paths = special
+    (Path(tracker.tracker_base) / "link").symlink_to(tmp_path)
+    refused = len(paths) + 1
+    server = run_server(make_app(tracker, refresh=0.2), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}).start()
+    try:
+
+        def fetch() -> Any:
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", server.server_address[1], timeout=PROMPT
+            )
+            connection.request("GET", "/api/records")
+            body = connection.getresponse().read()
+            connection.close()
+            return json.loads(body)
+
+        served = promptly([paths["fifo"]], fetch)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(record["key"] for record in served["records"]) == ["a", "exp/z"]
+    assert served["corrupt"] == refused
+    destination = FsspecResultTracker(tmp_path / "copy")
+    report = promptly([paths["fifo"]], lambda: copy(tracker, destination))
+    assert sorted(destination.keys()) == ["a", "exp/z"]
+    assert len(report.corrupt) == refused

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from resulttracker import CorruptResultError, FsspecResultTracker, KeyConflictError
+from resulttracker import CorruptResultError, FsspecResultTracker, KeyConflictError, StoreError
 from resulttracker.codec import MAX_DOCUMENT_BYTES
 from resulttracker.validation import TEMP_PREFIX
 
@@ -164,3 +164,18 @@ def test_tracker_base_is_a_keyword_too_as_in_torchx(tmp_path: Path) -> None:
     assert FsspecResultTracker(str(tmp_path / "kw"))["k"] == {"x": 1}
     with pytest.raises(TypeError):
         FsspecResultTracker()  # type: ignore[call-arg]
+
+
+def test_a_base_that_is_a_file_reads_empty_and_refuses_writes(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"not a folder")
+    for base in (tmp_path / "file", tmp_path / "file" / "below"):
+        tracker = FsspecResultTracker(base)
+        assert tracker.get("k") == {}
+        assert tracker.get("a/b/c") == {}
+        assert tracker.get_many(["k", "a/b"]) == {"k": {}, "a/b": {}}
+        assert list(tracker.scan()) == []
+        assert tracker.delete("a/b") is False
+        for key in ("k", "a/b"):
+            with pytest.raises(StoreError, match=rf"key '{key}'.*{base} is not a folder"):
+                tracker[key] = {"x": 1}
+    assert (tmp_path / "file").read_bytes() == b"not a folder"

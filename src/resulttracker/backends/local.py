@@ -119,7 +119,7 @@ def _temporary_name() -> str:
 def _lstat_mode(dir_fd: int | None, name: str) -> int | None:
     try:
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # (the base is a file)
         return None
     except OSError as error:
         if error.errno == errno.ESTALE:
@@ -285,11 +285,11 @@ class LocalFiles:
         try:
             for depth, name in enumerate(segments):
                 child = _open_folder(*self._at(folder, name), depth)
-                if folder is not start:
+                if folder != start:
                     _close(folder)
                 folder = child
         except BaseException:
-            if folder is not start:
+            if folder != start:
                 _close(folder)
             raise
         return folder
@@ -471,6 +471,12 @@ class LocalFiles:
             try:
                 if self._write_once(key, segments, document):
                     return
+            except NotADirectoryError:
+                if os.path.isdir(self.root):
+                    raise
+                raise StoreError(
+                    f"cannot store key {key!r}: the base {self.root} is not a folder"
+                ) from None
             except OSError as error:
                 if error.errno != errno.ESTALE:
                     raise

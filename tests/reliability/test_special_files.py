@@ -210,3 +210,22 @@ def test_the_dashboard_and_copy_skip_special_files_and_links_promptly(
     report = promptly([paths["fifo"]], lambda: copy(tracker, destination))
     assert sorted(destination.keys()) == ["a", "exp/z"]
     assert len(report.corrupt) == refused
+
+
+def test_links_to_special_files_are_refused_without_opening_them(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    tracker = FsspecResultTracker(base)
+    tracker["a"] = {"x": 1}
+    outside_fifo = tmp_path / "outside-fifo"
+    os.mkfifo(outside_fifo)
+    (base / "null").symlink_to("/dev/null")
+    (base / "pipe").symlink_to(outside_fifo)
+    (base / "zero").symlink_to("/dev/zero")  # endless: a follower would read 16 MiB of it
+    for key in ("null", "pipe", "zero"):
+        with pytest.raises(CorruptResultError, match=rf"key '{key}'.*symbolic link"):
+            promptly([outside_fifo], lambda key=key: tracker.get(key))  # type: ignore[misc]
+    errors: list[CorruptResultError] = []
+    records = promptly([outside_fifo], lambda: list(tracker.scan(on_corrupt=errors.append)))
+    assert [record.key for record in records] == ["a"]
+    assert sorted(error.key for error in errors) == ["null", "pipe", "zero"]
+    assert stat.S_ISFIFO(outside_fifo.lstat().st_mode)

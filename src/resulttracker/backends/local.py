@@ -1,9 +1,10 @@
 """``LocalFiles``: the one layer through which the folder backend touches files.
 
 Keys of a local folder (or an NFS mount) are files under a base folder. Every
-read, write, listing and removal here walks from a descriptor of the base one
-name at a time, ``openat``-style (``dir_fd=``, ``O_NOFOLLOW``, ``O_DIRECTORY``),
-so that:
+read, write, listing and removal here walks from the base one name at a time,
+``openat``-style: the first name by the base's path, each next one relative to
+the folder just opened (``dir_fd=``), all with ``O_NOFOLLOW`` (and
+``O_DIRECTORY`` for folders), so that:
 
 * a symbolic link inside the base is never followed, whatever its place in a
   key's path, and one swapped in between a check and a use is not either

@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from resulttracker import CorruptResultError, FsspecResultTracker, KeyConflictError, StoreError
 from resulttracker.codec import MAX_DOCUMENT_BYTES
@@ -179,3 +181,33 @@ def test_a_base_that_is_a_file_reads_empty_and_refuses_writes(tmp_path: Path) ->
             with pytest.raises(StoreError, match=rf"key '{key}'.*{base} is not a folder"):
                 tracker[key] = {"x": 1}
     assert (tmp_path / "file").read_bytes() == b"not a folder"
+
+
+# Names that sort just around '/' (0x2F): the depth-first scan must still give keys
+# in plain sorted order.
+_SEGMENT = st.text(alphabet=" !+,-.0a\u00e9", min_size=1, max_size=3).filter(
+    lambda text: text not in (".", "..") and not text.startswith(TEMP_PREFIX)
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(keys=st.sets(st.lists(_SEGMENT, min_size=1, max_size=3).map("/".join), max_size=25))
+def test_scan_and_keys_are_sorted_whatever_the_names(tmp_path: Path, keys: set[str]) -> None:
+    base = tmp_path / f"base-{len(list(tmp_path.iterdir()))}"
+    tracker = FsspecResultTracker(base)
+    stored = set()
+    for key in sorted(keys, key=len):
+        try:
+            tracker[key] = {"key": key}
+        except KeyConflictError:
+            continue  # 'a' and 'a/b' cannot both be keys in a folder
+        stored.add(key)
+    assert [record.key for record in tracker.scan()] == sorted(stored)
+    assert list(tracker.keys()) == sorted(stored)
+    for record in tracker.scan():
+        assert record.results == {"key": record.key}
+    prefix = min(stored, default="x").split("/")[0]
+    under = sorted(key for key in stored if key == prefix or key.startswith(prefix + "/"))
+    assert [record.key for record in tracker.scan(prefix)] == under

@@ -442,7 +442,17 @@ class LocalFiles:
             os.close(base_fd)
 
     def list_keys(self, prefix: str) -> list[str]:
-        return [key for _, _, key, _ in self._walk(prefix, ordered=False)]
+        if prefix:
+            return [key for _, _, key, _ in self._walk(prefix, ordered=False)]
+        # The whole store, unordered (the caller sorts): a leaner walk.
+        keys: list[str] = []
+        base_fd = self._open_base()
+        if base_fd is not None:
+            try:
+                _collect_keys(base_fd, "", keys)
+            finally:
+                os.close(base_fd)
+        return keys
 
     def scan(self, prefix: str) -> Iterator[ScannedDocument]:
         """``(key, document, modified)`` for every key under ``prefix``, sorted by
@@ -821,6 +831,30 @@ def _walk_folder(
             stack.pop()
             if stack:
                 os.close(opened.pop())
+
+
+def _collect_keys(folder_fd: int, key_prefix: str, keys: list[str]) -> None:
+    """Append the keys below the folder open at ``folder_fd``, as :meth:`_walk`
+    finds them, in no particular order."""
+    with os.scandir(folder_fd) as listing:
+        entries = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in listing]
+    for name, is_folder in entries:
+        if name.startswith(TEMP_PREFIX):
+            continue
+        if is_folder:
+            try:
+                child = _open_folder(folder_fd, name, 0)
+            except FileNotFoundError:
+                continue  # removed since the listing
+            except _InTheWayError:
+                keys.append(key_prefix + name)  # swapped for a file or a link meanwhile
+                continue
+            try:
+                _collect_keys(child, key_prefix + name + "/", keys)
+            finally:
+                os.close(child)
+        else:
+            keys.append(key_prefix + name)
 
 
 def _entries(folder_fd: int, ordered: bool) -> list[tuple[str, str, int | None]]:

@@ -27,16 +27,21 @@ def spawn_pool(processes: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _wait_for(start: float) -> None:
-    time.sleep(max(0.0, start - time.time()))
+def _start_together(gate: str, writer: int) -> float:
+    """Say this worker is ready, wait until every worker is, and return when to stop."""
+    Path(gate, f"ready-{writer}").touch()
+    go = Path(gate, "go")
+    while not go.exists():
+        time.sleep(0.001)
+    return time.time() + DURATION
 
 
-def churn_own_key(base: str, writer: int, start: float, stop: float) -> int:
+def churn_own_key(base: str, writer: int, gate: str) -> int:
     """Put then delete this writer's own key in a folder shared with the others,
     so that the folder is pruned and made again all the time; return the count."""
     tracker = FsspecResultTracker(base)
     key = f"shared/folder/w{writer}"
-    _wait_for(start)
+    stop = _start_together(gate, writer)
     rounds = 0
     while time.time() < stop:
         tracker[key] = {"writer": writer, "round": rounds}
@@ -47,11 +52,11 @@ def churn_own_key(base: str, writer: int, start: float, stop: float) -> int:
     return rounds
 
 
-def fight_over_one_key(base: str, writer: int, start: float, stop: float) -> int:
+def fight_over_one_key(base: str, writer: int, gate: str) -> int:
     """Put and delete one key that every worker also puts and deletes."""
     tracker = FsspecResultTracker(base)
     rng = random.Random(writer)
-    _wait_for(start)
+    stop = _start_together(gate, writer)
     rounds = 0
     while time.time() < stop:
         if rng.random() < 0.5:
@@ -65,13 +70,17 @@ def fight_over_one_key(base: str, writer: int, start: float, stop: float) -> int
 
 
 def run_all(base: Path, function: object, workers: int) -> list[int]:
-    start = time.time() + 3  # spawned interpreters need a moment to start
-    stop = start + DURATION
+    gate = base.parent / "gate"
+    gate.mkdir()
     with spawn_pool(workers) as pool:
         futures = [
-            pool.submit(function, str(base), writer, start, stop)  # type: ignore[arg-type]
+            pool.submit(function, str(base), writer, str(gate))  # type: ignore[arg-type]
             for writer in range(workers)
         ]
+        deadline = time.monotonic() + 120
+        while len(list(gate.glob("ready-*"))) < workers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (gate / "go").touch()
         return [future.result() for future in futures]
 
 

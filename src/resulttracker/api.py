@@ -166,6 +166,17 @@ class ResultTracker(abc.ABC):
         """Remove one file listed by :meth:`_temporary_files`; whether it was there."""
         raise NotImplementedError(f"{type(self).__name__} has no temporary files")
 
+    def _empty_folders(self, prefix: str) -> list[tuple[str, float]]:
+        """``(location, age in seconds)`` of folders under ``prefix`` holding no key
+        (only such folders and temporary files), deepest first; a folder's age is
+        that of the youngest thing in it. Stores without folders have none."""
+        return []
+
+    def _remove_empty_folder(self, location: str) -> bool:
+        """Remove one folder listed by :meth:`_empty_folders` if it is (still)
+        empty; whether it was removed."""
+        raise NotImplementedError(f"{type(self).__name__} has no folders")
+
     # -- the derived API -------------------------------------------------------------
 
     def keys(self, prefix: str | None = None) -> Iterator[str]:
@@ -254,11 +265,13 @@ class ResultTracker(abc.ABC):
         """Read every key under ``prefix`` and report what is wrong with the store.
 
         Reports keys whose stored document is corrupt (their
-        :class:`CorruptResultError`) and temporary files left by writers that
-        crashed mid-put. With ``fix=True``, temporary files older than
-        ``min_age`` seconds are removed (younger ones may belong to a put in
-        progress, which removing them would make fail). Corrupt documents are
-        never removed: a person should look at them.
+        :class:`CorruptResultError`; on a folder this includes a symbolic link
+        or a special file at a key's path), temporary files left by writers that
+        crashed mid-put and, on a file system, the folders such writers leave
+        holding no key. With ``fix=True``, temporary files and then empty
+        folders older than ``min_age`` seconds are removed (younger ones may
+        belong to a put in progress, which removing them would make fail).
+        Corrupt documents are never removed: a person should look at them.
         """
         _check_duration("min_age", min_age, allow_zero=True)
         normalized = normalize_prefix(prefix)
@@ -267,9 +280,17 @@ class ResultTracker(abc.ABC):
             report.checked += 1
             if isinstance(item, CorruptResultError):
                 report.corrupt.append(item)
-        for location, age in self._temporary_files(normalized):
+        # Both listed before anything is removed: removing a file from a folder
+        # makes the folder look new.
+        temporary = self._temporary_files(normalized)
+        folders = self._empty_folders(normalized)
+        for location, age in temporary:
             report.temporary_files.append(location)
             if fix and age >= min_age and self._remove_temporary_file(location):
+                report.removed.append(location)
+        for location, age in folders:
+            report.empty_folders.append(location)
+            if fix and age >= min_age and self._remove_empty_folder(location):
                 report.removed.append(location)
         return report
 
@@ -518,7 +539,9 @@ class StoreTracker(ResultTracker):
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
         decode, location, partial = codec.decode, self._store.location, functools.partial
         for key, document, modified in self._store.scan(prefix):
-            if document is not None:
+            if isinstance(document, CorruptResultError):
+                yield document
+            elif document is not None:
                 try:
                     results = decode(document, key=key, location=partial(location, key))
                 except CorruptResultError as error:
@@ -531,3 +554,9 @@ class StoreTracker(ResultTracker):
 
     def _remove_temporary_file(self, location: str) -> bool:
         return self._store.remove_temporary_file(location)
+
+    def _empty_folders(self, prefix: str) -> list[tuple[str, float]]:
+        return self._store.empty_folders(prefix)
+
+    def _remove_empty_folder(self, location: str) -> bool:
+        return self._store.remove_empty_folder(location)

@@ -1247,21 +1247,26 @@ def remove(keys: tuple[str, ...], prefix: str | None, yes: bool) -> None:
 
 @cli.command()
 @_prefix_argument()
-@click.option("--fix", is_flag=True, help="Remove stray temporary files older than --min-age.")
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Remove stray temporary files, then empty folders, older than --min-age.",
+)
 @click.option(
     "--min-age",
     type=click.FloatRange(min=0),
     default=60.0,
     show_default=True,
     metavar="SECONDS",
-    help="With --fix, leave younger temporary files (a write may be in progress).",
+    help="With --fix, leave younger temporary files and folders (a write may be in progress).",
 )
 @output_options()
 def check(prefix: str | None, fix: bool, min_age: float, output_format: str) -> None:
     """Check that every key under PREFIX holds valid results.
 
-    Lists corrupt keys and temporary files left by crashed writers; exit status
-    1 if there are any (temporary files removed by --fix do not count).
+    Lists corrupt keys, and the temporary files and empty folders left by
+    crashed writers; exit status 1 if there are any (what --fix removed does
+    not count).
     Corrupt results are never removed: look at them.
     """
     report = _settings().tracker().check(prefix, fix=fix, min_age=min_age)
@@ -1270,23 +1275,30 @@ def check(prefix: str | None, fix: bool, min_age: float, output_format: str) -> 
         {"problem": "corrupt", "key": error.key, "location": error.location, "detail": error.reason}
         for error in report.corrupt
     ]
-    for location in report.temporary_files:
+    leftovers = [("temporary file", location) for location in report.temporary_files]
+    leftovers += [("empty folder", location) for location in report.empty_folders]
+    for problem, location in leftovers:
         if location in removed:
             detail = "removed"
         elif fix:
             detail = f"kept: younger than {min_age:g} s"
+            if problem == "empty folder":
+                detail += " or no longer empty"
         else:
             detail = "kept: --fix removes it"
-        rows.append(
-            {"problem": "temporary file", "key": None, "location": location, "detail": detail}
-        )
+        rows.append({"problem": problem, "key": None, "location": location, "detail": detail})
     if rows:
         write_rows(rows, output_format, ["problem", "key", "location", "detail"])
     found = (
         f"checked {_plural(report.checked, 'key')}: "
         f"{_plural(len(report.corrupt), 'corrupt key')}, "
         f"{_plural(len(report.temporary_files), 'temporary file')}"
-        f" ({len(report.removed)} removed)"
+        + (
+            f", {_plural(len(report.empty_folders), 'empty folder')}"
+            if report.empty_folders
+            else ""
+        )
+        + f" ({len(report.removed)} removed)"
     )
     if not report.ok:
         raise CommandError(found)

@@ -57,18 +57,25 @@ class CheckReport:
     temporary_files : list of str
         Temporary files left by interrupted writers (all of them, removed or not).
     removed : list of str
-        The temporary files removed (``fix=True``).
+        The temporary files and empty folders removed (``fix=True``).
+    empty_folders : list of str
+        Folders holding no key (only empty folders or temporary files), which
+        writers killed mid-put leave on a file system, deepest first, ending in
+        ``/`` (all of them, removed or not). One in a key's place makes ``put``
+        of that key fail with ``KeyConflictError`` until it is removed.
     """
 
     checked: int = 0
     corrupt: list[CorruptResultError] = field(default_factory=list)
     temporary_files: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    empty_folders: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """No corrupt key and no temporary file left in place."""
-        return not self.corrupt and len(self.removed) == len(self.temporary_files)
+        """No corrupt key, and no temporary file or empty folder left in place."""
+        left = len(self.temporary_files) + len(self.empty_folders)
+        return not self.corrupt and len(self.removed) == left
 
 
 #: What happened to a key: it was written (or rewritten), or it was deleted.

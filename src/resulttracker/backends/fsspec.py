@@ -3,9 +3,10 @@
 The layout is torchx's: the results of key ``exp/trial7`` live in the file
 ``<tracker_base>/exp/trial7``. Two drivers do the I/O:
 
-* :class:`LocalFiles`, for local paths (and NFS mounts), talks to the operating
-  system directly so that a write can be atomic and durable (temporary file,
-  ``fsync``, ``os.replace``, ``fsync`` of the folder), which fsspec cannot do;
+* :class:`LocalFiles` (in :mod:`.local`), for local paths (and NFS mounts), talks
+  to the operating system directly so that a write can be atomic and durable
+  (temporary file, ``fsync``, ``os.replace``, ``fsync`` of the folder) and never
+  goes through a symbolic link, which fsspec cannot do;
 * :class:`RemoteFiles`, for every other fsspec file system (``s3://``,
   ``gs://``, ``memory://``...), where one write is one PUT and many reads run
   concurrently on async file systems.
@@ -17,9 +18,6 @@ import asyncio
 import contextlib
 import errno
 import os
-import random
-import stat
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -35,6 +33,7 @@ from ..codec import MAX_DOCUMENT_BYTES
 from ..errors import InvalidKeyError, KeyConflictError, ResultTrackerError, StoreError
 from ..store import BATCH_SIZE, Store
 from ..validation import TEMP_PREFIX, key_has_prefix
+from .local import LocalFiles
 
 __all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles"]
 
@@ -98,7 +97,6 @@ class FsspecResultTracker(StoreTracker):
     def __init__(
         self,
         tracker_base: str | os.PathLike[str],
-        /,
         *,
         operation_timeout: float | None = 60.0,
         **storage_options: Any,
@@ -147,227 +145,6 @@ def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any
 
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc)
-
-
-# -- local files -------------------------------------------------------------------------
-
-_OPEN_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-_OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-_OPEN_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def _read_file(path: str) -> tuple[bytes, float] | None:
-    """Return the content (at most one byte over the document limit) and the
-    modification time of a regular file, or ``None`` if there is none."""
-    try:
-        fd = os.open(path, _OPEN_READ)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        # Ask for one byte more than the size so that one read normally suffices;
-        # a file still growing (a non-atomic writer) is read on, up to the limit.
-        want = min(info.st_size, MAX_DOCUMENT_BYTES) + 1
-        data = os.read(fd, want)
-        if len(data) == want:
-            chunks = [data]
-            size = len(data)
-            while size <= MAX_DOCUMENT_BYTES:
-                chunk = os.read(fd, MAX_DOCUMENT_BYTES + 1 - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            data = b"".join(chunks)
-        return data, info.st_mtime
-    finally:
-        os.close(fd)
-
-
-def _fsync_folder(folder: str) -> None:
-    fd = os.open(folder, _OPEN_FOLDER)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _temporary_name() -> str:
-    # Unique per process (pid), per write (random bits); O_EXCL catches the rest.
-    return f"{TEMP_PREFIX}{os.getpid()}-{random.getrandbits(64):016x}"
-
-
-class LocalFiles(Store):
-    """The store of a local folder (or NFS mount): atomic, durable file I/O under
-    ``root``."""
-
-    modification_times = True
-    nested_keys = False  # a file cannot also be a folder
-
-    def __init__(self, root: str) -> None:
-        self.root = root or "/"
-        self._prefix = self.root.rstrip("/") + "/"
-
-    def path(self, key: str) -> str:
-        # Keys are validated: no empty, '.' or '..' segments, no leading '/'.
-        return self._prefix + key
-
-    def location(self, key: str) -> str:
-        return self.path(key)
-
-    def read(self, key: str) -> bytes | None:
-        found = _read_file(self._prefix + key)
-        return None if found is None else found[0]
-
-    def read_many(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
-        prefix = self._prefix
-        for key in keys:
-            found = _read_file(prefix + key)
-            yield key, None if found is None else found[0]
-
-    def scan(self, prefix: str) -> Iterator[tuple[str, bytes | None, datetime | None]]:
-        root = self._prefix
-        for key in sorted(self.list_keys(prefix)):
-            found = _read_file(root + key)
-            if found is not None:
-                yield key, found[0], _utc(found[1])
-
-    def write(self, key: str, document: bytes) -> None:
-        path = self.path(key)
-        folder = path.rpartition("/")[0]
-        temporary, fd = self._create_temporary(folder, key)
-        try:
-            view = memoryview(document)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            os.unlink(temporary)
-            raise
-        os.close(fd)
-        try:
-            os.replace(temporary, path)
-        except BaseException as error:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            if isinstance(error, IsADirectoryError):
-                raise KeyConflictError(
-                    f"cannot store key {key!r}: {path} is a folder holding other keys "
-                    "(on a file system a key cannot also be the prefix of other keys)"
-                ) from None
-            raise
-        _fsync_folder(folder)
-
-    def _create_temporary(self, folder: str, key: str) -> tuple[str, int]:
-        # Retry: the folder may be missing (first write, or removed by a concurrent
-        # delete of its last key) or, very rarely, the random name may be taken.
-        for _ in range(100):
-            temporary = f"{folder}/{_temporary_name()}"
-            try:
-                return temporary, os.open(temporary, _OPEN_NEW, 0o666)
-            except FileExistsError:
-                continue
-            except FileNotFoundError:
-                self._make_folders(folder, key)
-            except NotADirectoryError:
-                raise self._conflict(key) from None
-        raise OSError(f"could not create a temporary file in {folder} for key {key!r}")
-
-    def _make_folders(self, folder: str, key: str) -> None:
-        missing: list[str] = []
-        while not os.path.isdir(folder):
-            missing.append(folder)
-            folder = os.path.dirname(folder)
-        for path in reversed(missing):
-            try:
-                os.mkdir(path)
-            except FileExistsError:
-                if not os.path.isdir(path):
-                    raise self._conflict(key) from None
-                continue
-            except NotADirectoryError:
-                raise self._conflict(key) from None
-            # Make the new folder's own entry durable too.
-            _fsync_folder(os.path.dirname(path))
-
-    def _conflict(self, key: str) -> KeyConflictError:
-        segments = key.split("/")
-        for depth in range(1, len(segments)):
-            holder = "/".join(segments[:depth])
-            if os.path.isfile(self.path(holder)):
-                return KeyConflictError(
-                    f"cannot store key {key!r}: the key {holder!r} holds results at "
-                    f"{self.path(holder)} (on a file system a key cannot also be the "
-                    "prefix of other keys)"
-                )
-        return KeyConflictError(f"cannot store key {key!r}: a file is in the way of {key!r}")
-
-    def delete(self, key: str) -> bool:
-        path = self.path(key)
-        try:
-            os.unlink(path)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return False
-        folder = path.rpartition("/")[0]
-        _fsync_folder(folder)
-        # Leave no empty folders behind, as an object store would not. A
-        # concurrent writer whose folder vanishes recreates it (_create_temporary).
-        while len(folder) > len(self._prefix):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                break
-            folder = folder.rpartition("/")[0]
-        return True
-
-    def list_keys(self, prefix: str) -> list[str]:
-        keys: list[str] = []
-        start = self.root if not prefix else self.path(prefix)
-        if prefix and os.path.isfile(start):
-            return [prefix]
-        pending = [(start, prefix + "/" if prefix else "")]
-        while pending:
-            folder, key_prefix = pending.pop()
-            try:
-                entries = os.scandir(folder)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            with entries:
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith(TEMP_PREFIX):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append((entry.path, key_prefix + name + "/"))
-                    elif entry.is_file():
-                        keys.append(key_prefix + name)
-        return keys
-
-    def temporary_files(self, prefix: str) -> list[tuple[str, float]]:
-        """``(path, age in seconds)`` of the temporary files under ``prefix``, which
-        only interrupted writers leave behind."""
-        found = []
-        start = self.root if not prefix else self.path(prefix)
-        now = time.time()
-        for folder, _, names in os.walk(start):
-            for name in names:
-                if name.startswith(TEMP_PREFIX):
-                    path = f"{folder}/{name}"
-                    with contextlib.suppress(FileNotFoundError):  # its put just finished
-                        found.append((path, now - os.stat(path).st_mtime))
-        return found
-
-    def remove_temporary_file(self, path: str) -> bool:
-        if not os.path.basename(path).startswith(TEMP_PREFIX) or not path.startswith(self._prefix):
-            raise ValueError(f"{path} is not a temporary file under {self.root}")
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            return False
-        return True
 
 
 # -- any other fsspec file system --------------------------------------------------------

@@ -844,7 +844,7 @@ def _walk_folder(
 
 
 def _collect_keys(folder_fd: int, key_prefix: str, keys: list[str]) -> None:
-    """Append the keys below the folder open at ``folder_fd``, as :meth:`_walk`
+    """Append the keys below the folder open at ``folder_fd``, as ``LocalFiles._walk``
     finds them, in no particular order."""
     with os.scandir(folder_fd) as listing:
         entries = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in listing]
@@ -869,7 +869,7 @@ def _collect_keys(folder_fd: int, key_prefix: str, keys: list[str]) -> None:
 
 def _entries(folder_fd: int, ordered: bool) -> list[tuple[str, str, int | None]]:
     """``(sort name, name, kind)`` of a folder's entries, temporary files left
-    out; kind is ``None`` for a folder, else :data:`_REGULAR` or :data:`_OTHER`,
+    out; kind is ``None`` for a folder, else ``_REGULAR`` or ``_OTHER``,
     from the directory record (no ``stat`` on file systems that give types)."""
     found: list[tuple[str, str, int | None]] = []
     with os.scandir(folder_fd) as listing:

@@ -188,6 +188,33 @@ class StoreTests:
         assert harness.tracker["k"] == {"c": 3}
         assert harness.raw_read("k") == b'{\n  "c": 3\n}'
 
+    def test_a_rewritten_key_reads_whole_old_or_new(self, harness: StoreHarness) -> None:
+        # What atomic_overwrite promises: never a partial document, never "missing".
+        if not harness.store.atomic_overwrite:
+            pytest.skip("the store does not promise atomic overwrites (atomic_overwrite unset)")
+        small: dict[str, Any] = {"n": 1}
+        large: dict[str, Any] = {f"result{number}": number / 7 for number in range(300)}
+        harness.tracker["k"] = small
+        writer = harness.new_tracker()
+        stop = threading.Event()
+
+        def rewrite() -> None:
+            while not stop.is_set():
+                writer["k"] = large
+                writer["k"] = small
+
+        thread = threading.Thread(target=rewrite)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:
+                got = harness.tracker.get("k")  # a torn document raises CorruptResultError
+                assert got in (small, large)
+        finally:
+            stop.set()
+            thread.join()
+        assert harness.tracker["k"] == small
+
     def test_result_order_is_kept(self, harness: StoreHarness) -> None:
         harness.tracker["k"] = {"z": 1, "a": 2, "m": 3}
         assert list(harness.tracker["k"]) == ["z", "a", "m"]

@@ -21,8 +21,14 @@ resulttracker imports it.
 
 from __future__ import annotations
 
-from .harness import StoreHarness
-from .stateful import StoreStateMachine, run_state_machine
-from .store import StoreTests
+import pytest
+
+# Failures in the shipped tests show the compared values, as in the user's own
+# tests: pytest rewrites the asserts of modules registered before their import.
+pytest.register_assert_rewrite("resulttracker.testing.store", "resulttracker.testing.stateful")
+
+from .harness import StoreHarness  # noqa: E402
+from .stateful import StoreStateMachine, run_state_machine  # noqa: E402
+from .store import StoreTests  # noqa: E402
 
 __all__ = ["StoreHarness", "StoreStateMachine", "StoreTests", "run_state_machine"]

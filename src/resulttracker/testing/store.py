@@ -1,7 +1,7 @@
 """``StoreTests``: the conformance suite every store must pass.
 
-Subclass :class:`StoreTests` in a test module (its name must start with
-``Test`` for pytest to collect it) and give it one fixture, ``harness``, that
+Subclass :class:`StoreTests` in a test module, under a name starting with
+``Test`` so that pytest collects it, and give it one fixture, ``harness``, that
 returns a :class:`~resulttracker.testing.StoreHarness` on a new, empty store::
 
     class TestMyStore(StoreTests):

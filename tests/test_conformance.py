@@ -12,7 +12,12 @@ import pytest
 from resulttracker import Record
 from resulttracker.testing import StoreTests
 
+# The suite's data and helpers, still importable from here by other test modules.
+from resulttracker.testing.store import ALL_TYPES, BAD_KEYS, BAD_RESULTS, CORRUPT, same_results
+
 from .conftest import StoreHarness
+
+__all__ = ["ALL_TYPES", "BAD_KEYS", "BAD_RESULTS", "CORRUPT", "TestBuiltinStores", "same_results"]
 
 
 class TestBuiltinStores(StoreTests):

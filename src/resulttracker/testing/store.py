@@ -215,6 +215,16 @@ class StoreTests:
             thread.join()
         assert harness.tracker["k"] == small
 
+    def test_a_large_document_round_trips(self, harness: StoreHarness) -> None:
+        # About 2 MB: no column or object size limit below what the codec accepts bites.
+        large = {f"result{number:05d}": "x" * 500 for number in range(4000)}
+        harness.tracker["large"] = large
+        assert harness.new_tracker()["large"] == large
+        stored = harness.raw_read("large")
+        assert stored is not None
+        assert len(stored) > 2_000_000
+        assert harness.tracker.get_many(["large"]) == {"large": large}
+
     def test_result_order_is_kept(self, harness: StoreHarness) -> None:
         harness.tracker["k"] = {"z": 1, "a": 2, "m": 3}
         assert list(harness.tracker["k"]) == ["z", "a", "m"]

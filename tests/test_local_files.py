@@ -28,6 +28,13 @@ def test_put_leaves_exactly_one_file_per_key(tmp_path: Path) -> None:
     assert files_under(tmp_path) == {"exp/1", "exp/2"}
 
 
+def test_a_key_s3fs_would_read_as_an_object_version_is_an_ordinary_key(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker["q?versionId=1"] = {"x": 1}
+    assert files_under(tmp_path) == {"q?versionId=1"}
+    assert tracker["q?versionId=1"] == {"x": 1}
+
+
 def test_files_are_readable_by_others_according_to_the_umask(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:

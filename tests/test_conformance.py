@@ -314,12 +314,23 @@ CORRUPT = [
     (b'{"a": 1', "not valid JSON"),
     (b"[1, 2]", "found a JSON list"),
     (b'"text"', "found a JSON str"),
-    (b'{"a": null}', "result 'a' is null"),
-    (b'{"a": [1]}', "result 'a' is a JSON list"),
-    (b'{"a": {"b": 1}}', "result 'a' is a JSON dict"),
-    (b'{"": 1}', "name is empty"),
+    (b"null", "found null"),
     (b'{"a": "\xff"}', "not valid UTF-8"),
     (b"", "not valid JSON"),
+    # Documents that cannot be decoded safely (issue 12, item 6).
+    (b"[" * 100_000, "nested deeper than 64 levels"),
+    (b'{"a": ' * 100_000, "nested deeper than 64 levels"),
+    (b'{"a": ' + b"[" * 64 + b"]" * 64 + b"}", "nested deeper than 64 levels"),
+    (b'{"a": [' + b",".join([b"[]"] * 100_001) + b"]}", "more than 100000 lists and objects"),
+    (b'{"a": ' + b"7" * 4301 + b"}", "an integer has more than 4300 digits"),
+    (b'{"a": [1, -' + b"7" * 5000 + b"]}", "an integer has more than 4300 digits"),
+    (b'{"a": 1e400}', "the number 1e400 is beyond the range of a float"),
+    (b'{"a": Infinity, "b": [-1' + b"0" * 400 + b".5]}", "is beyond the range of a float"),
+    (rb'{"a": "x\ud800"}', "result 'a' holds a lone surrogate"),
+    (rb'{"a": {"b": ["\udfff"]}}', "result 'a' holds a lone surrogate"),
+    (rb'{"\udc00x": 1}', "the result name '\\udc00x' holds a lone surrogate"),
+    (rb'{"a": {"\udbff": 1}}', "a name inside result 'a' holds a lone surrogate"),
+    (b"\xef\xbb\xbf\xef\xbb\xbf{}", "not valid JSON"),  # one byte order mark is allowed
 ]
 
 
@@ -347,6 +358,86 @@ def test_corrupt_documents_raise_naming_key_and_location(
         assert caught.value.key == "exp/bad"
         assert caught.value.location.endswith(store.location_of("exp/bad"))
         assert "testing" not in message  # no credentials
+    # Bulk reads report the key and go on with the others.
+    store.tracker["exp/good"] = {"x": 1}
+    reported: list[CorruptResultError] = []
+    kept = [record.key for record in store.tracker.scan(on_corrupt=reported.append)]
+    assert kept == ["exp/good"]
+    assert [error.key for error in reported] == ["exp/bad"]
+    assert reason in str(reported[0])
+    report = store.tracker.check()
+    assert report.checked == 2
+    assert [error.key for error in report.corrupt] == ["exp/bad"]
+    assert store.raw_read("exp/good") == b'{\n  "x": 1\n}'
+
+
+# -- read tolerant: what torchx and other writers legitimately store (issue 12, item 7) ------
+
+#: Documents torchx 0.7.0's ``put`` writes (``json.dumps(results, indent=2)``) for
+#: values outside resulttracker's ``put`` contract, and what other writers may
+#: leave; each must read back as torchx's ``get`` (``json.loads``) returns it.
+TOLERATED = {
+    "null": json.dumps({"a": None, "b": 1}, indent=2).encode(),
+    "list": json.dumps({"curve": [0.5, 0.25, None, "x", True]}, indent=2).encode(),
+    "object": json.dumps({"cfg": {"lr": 0.1, "layers": [64, 64]}, "loss": 0.5}, indent=2).encode(),
+    "empty document": b"{}",
+    "empty name": json.dumps({"": 1, "x": 2}, indent=2).encode(),
+    "nan inside a list": b'{"a": [NaN, Infinity, -Infinity], "b": Infinity}',
+    "deep but bounded": b'{"a": ' + b"[" * 63 + b"]" * 63 + b"}",
+    "big int": b'{"a": -' + b"9" * 4300 + b"}",
+    "long float": b'{"a": 0.' + b"3" * 5000 + b', "b": 1e308, "c": 1e-400}',
+    "duplicate names": b'{"a": 1, "a": 2}',
+    "escaped pair": b'{"\\ud83d\\ude00": "\\ud83d\\ude00"}',
+    "byte order mark": b'\xef\xbb\xbf{"a": 1}',
+}
+
+
+def same_json(got: object, expected: object) -> bool:
+    """Equal values of the same JSON types, NaN equal to NaN."""
+    return json.dumps(got) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("name", list(TOLERATED))
+def test_documents_torchx_writes_read_back_as_torchx_reads_them(
+    store: StoreHarness, name: str
+) -> None:
+    data = TOLERATED[name]
+    expected = json.loads(data.decode("utf-8-sig"))
+    store.raw_write("exp/k", data)
+    tracker = store.tracker
+    assert same_json(tracker.get("exp/k"), expected)
+    assert same_json(
+        tracker.get_many(["exp/k", "exp/missing"]), {"exp/k": expected, "exp/missing": {}}
+    )
+    records = list(tracker.scan())
+    assert [record.key for record in records] == ["exp/k"]
+    assert same_json(records[0].results, expected)
+    assert list(tracker.keys()) == ["exp/k"]
+    assert "exp/k" in tracker
+    assert "exp/missing" not in tracker
+    assert same_json(tracker.wait("exp/k", timeout=0), expected)
+    assert tracker.check().ok
+    assert store.raw_read("exp/k") == data  # reading changes nothing
+
+
+def test_an_empty_document_is_a_stored_key(store: StoreHarness) -> None:
+    store.raw_write("done", b"{}")
+    assert store.tracker.get("done") == {}
+    assert "done" in store.tracker
+    assert list(store.tracker.keys()) == ["done"]
+    assert len(store.tracker) == 1
+    assert [(r.key, r.results) for r in store.tracker.scan()] == [("done", {})]
+    assert store.tracker.wait_many(["done"], timeout=0) == {"done": {}}
+    with pytest.raises(WaitTimeoutError, match="'other'"):
+        store.tracker.wait_many(["done", "other"], timeout=0)
+
+
+def test_put_still_refuses_what_reads_tolerate(store: StoreHarness) -> None:
+    for results in ({"a": None}, {"a": [1]}, {"a": {"b": 1}}, {}):
+        with pytest.raises(InvalidResultError):
+            store.tracker.put("k", **results)  # type: ignore[arg-type]
+    assert store.raw_read("k") is None
+    assert list(store.tracker.keys()) == []
 
 
 # -- listing, deletion ---------------------------------------------------------------------
@@ -566,11 +657,11 @@ def test_scan_policy_for_corrupt_keys(
 
 def test_check_reports_corrupt_keys_and_fixes_nothing_it_should_not(store: StoreHarness) -> None:
     store.tracker["ok"] = {"x": 1}
-    store.raw_write("bad", b'{"x": null}')
+    store.raw_write("bad", b'{"x": 1e999}')
     report = store.tracker.check()
     assert report.checked == 2
     assert [error.key for error in report.corrupt] == ["bad"]
     assert not report.ok
     assert store.tracker.check(fix=True, min_age=0).corrupt  # corrupt data is never removed
-    assert store.raw_read("bad") == b'{"x": null}'
+    assert store.raw_read("bad") == b'{"x": 1e999}'
     assert store.tracker.check(prefix="ok").ok

@@ -157,6 +157,16 @@ class ResultTracker(abc.ABC):
                 if results:
                     yield Record(key=key, results=results, modified=None)
 
+    def _put_exactly(self, key: str, results: Mapping[str, Any]) -> None:
+        """Store ``results`` exactly as another tracker's read returned them, for
+        :func:`resulttracker.copy`: values ``put`` refuses but documents written
+        by torchx or others may hold (``None``, lists, objects, text over the
+        length limit, an empty document) are kept.
+
+        Note for implementers: this default calls ``put``, which may refuse them.
+        """
+        self.put(key, **results)
+
     def _temporary_files(self, prefix: str) -> list[tuple[str, float]]:
         """``(location, age in seconds)`` of temporary files that interrupted
         writers left under ``prefix``; stores without temporary files have none."""
@@ -492,6 +502,10 @@ class StoreTracker(ResultTracker):
     def put(self, key: KeyType, /, **results: ResultType) -> None:
         name = normalize_key(key)
         self._write(name, codec.encode(normalize_results(results, key=name), key=name))
+
+    def _put_exactly(self, key: str, results: Mapping[str, Any]) -> None:
+        name = normalize_key(key)
+        self._write(name, codec.encode_stored(results, key=name))
 
     def get(self, key: KeyType) -> Results:
         name = normalize_key(key)

@@ -66,6 +66,7 @@ from .errors import (
     StatisticsError,
 )
 from .export import FORMATS as EXPORT_FORMATS
+from .export import json_text
 from .query import parse_where
 from .registry import open_tracker
 from .transfer import CopyReport
@@ -303,6 +304,8 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return repr(value)  # shortest round-trip form; nan, inf, -inf
+    if isinstance(value, (list, dict)):
+        return json_text(value)
     return str(value)
 
 
@@ -311,6 +314,8 @@ def _human(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return format(value, ".6g")  # nan, inf, -inf as such
+    if isinstance(value, (list, dict)):
+        return json_text(value)
     return str(value)
 
 
@@ -685,8 +690,9 @@ def put(key: str, results: tuple[str, ...], texts: tuple[str, ...]) -> None:
 )
 def get(key: str, output_format: str) -> None:
     """Print the results of KEY; exit status 1 if it has none."""
-    results = _settings().tracker().get(key)
-    if not results:
+    tracker = _settings().tracker()
+    results = tracker.get(key)
+    if not results and key not in tracker:  # an empty document is printed as such
         raise CommandError(f"no results at key {key!r}")
     write_one(results, output_format)
 
@@ -783,11 +789,13 @@ def _row(record: Record, columns: Sequence[str] | None = None) -> dict[str, Resu
     return {"key": record.key, **results}
 
 
-def _sort_value(results: Mapping[str, ResultType], name: str) -> ResultType | None:
+def _sort_value(results: Mapping[str, object], name: str) -> ResultType | None:
+    """The number or text to sort on; ``None`` for NaN, missing, ``null``, a
+    list or an object (sorted last)."""
     value = results.get(name, results.get(f"{name}/mean"))
     if isinstance(value, float) and math.isnan(value):
         return None
-    return value
+    return value if isinstance(value, (int, float, str)) else None
 
 
 def _sorted_records(records: list[Record], name: str, descending: bool) -> list[Record]:

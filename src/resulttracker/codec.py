@@ -61,7 +61,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from .errors import CorruptResultError, InvalidResultError
+from .errors import CorruptResultError, InvalidResultError, InvalidResultTypeError
 from .model import Results, ResultType, StoredValue
 
 __all__ = [
@@ -127,9 +127,15 @@ def encode_stored(results: Mapping[str, StoredValue], *, key: str) -> bytes:
     Raises
     ------
     InvalidResultError
-        The document would be larger than :data:`MAX_DOCUMENT_BYTES`.
+        The document would be larger than :data:`MAX_DOCUMENT_BYTES`, or a
+        value is not JSON (:class:`InvalidResultTypeError`). Nothing is written.
     """
-    data = json.dumps(results, indent=2, ensure_ascii=False).encode("utf-8")
+    try:
+        data = json.dumps(results, indent=2, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as error:
+        raise InvalidResultTypeError(
+            f"the results for key {key!r} cannot be stored as JSON: {str(error)[:200]}"
+        ) from None
     if len(data) > MAX_DOCUMENT_BYTES:
         raise InvalidResultError(
             f"the results for key {key!r} encode to {len(data)} bytes; "

@@ -105,8 +105,10 @@ def _check_metric_name(name: object) -> None:
 
 def _to_float(name: str, value: object) -> float:
     if isinstance(value, str) or not isinstance(value, numbers.Real):
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:80] + "..."
         raise StatisticsTypeError(
-            f"{name!r}: {value!r} has type {type(value).__name__}; samples must be real numbers"
+            f"{name!r}: {shown} has type {type(value).__name__}; samples must be real numbers"
         )
     try:
         return float(value)
@@ -250,11 +252,12 @@ def metric(results: Mapping[str, ResultType], name: str) -> tuple[float, float |
     raise MetricNotFoundError(name, list(group(results)))
 
 
-def numeric_metric(results: Mapping[str, ResultType], name: str) -> int | float | None:
+def numeric_metric(results: Mapping[str, object], name: str) -> int | float | None:
     """The plain ``name`` or else ``name/mean`` when it is a number (not NaN);
-    ``None`` otherwise. Used by ``best``; ints stay exact."""
+    ``None`` otherwise (text, ``null``, a list or an object). Used by ``best``;
+    ints stay exact."""
     value = results.get(name, results.get(f"{name}/mean"))
-    if isinstance(value, str) or value is None:
+    if not isinstance(value, (int, float)):
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
@@ -304,7 +307,9 @@ def aggregate(
         * other statistics of the replicas (``m/std``, ``m/n``...) are not
           carried over;
         * a ``str`` result is kept when every replica of the group has the same
-          value, and dropped otherwise.
+          value, and dropped otherwise;
+        * a ``null``, list or object value (documents written by torchx or
+          others may hold them) counts as not reported by that replica.
 
     Raises
     ------
@@ -323,8 +328,17 @@ def aggregate(
     group_of = _grouper(by)
     replicas: dict[str, list[Mapping[str, ResultType]]] = {}
     for key, results in _pairs(records):
-        replicas.setdefault(group_of(key), []).append(results)
+        replicas.setdefault(group_of(key), []).append(_scalars(results))
     return {name: _combine(replicas[name]) for name in sorted(replicas)}
+
+
+def _scalars(results: Mapping[str, object]) -> Mapping[str, ResultType]:
+    """``results`` without the values that are neither numbers nor text (``null``,
+    lists and objects, which documents written by others may hold): the
+    replica is taken not to report them."""
+    if all(isinstance(value, (int, float, str)) for value in results.values()):
+        return results  # type: ignore[return-value]
+    return {name: value for name, value in results.items() if isinstance(value, (int, float, str))}
 
 
 def _pairs(

@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from resulttracker import (
@@ -82,6 +83,19 @@ def test_int_key_is_its_str(store: StoreHarness) -> None:
     store.tracker["1"] = {"x": 2}
     assert store.tracker[1] == {"x": 2}
     assert list(store.tracker.keys()) == ["1"]
+
+
+def test_numpy_integers_are_keys_like_int(store: StoreHarness) -> None:
+    store.tracker[np.int64(7)] = {"x": 1}
+    store.tracker.put(np.uint8(8), x=2)
+    store.tracker[-(10**253)] = {"x": 3}  # 255 characters: the longest int key
+    assert store.tracker[7] == {"x": 1}
+    assert store.tracker.get(np.int32(8)) == {"x": 2}
+    assert np.int16(7) in store.tracker
+    assert list(store.tracker.keys(np.int64(7))) == ["7"]
+    assert store.tracker.get_many([np.int64(7), 8]) == {"7": {"x": 1}, "8": {"x": 2}}
+    assert sorted(store.tracker.keys()) == sorted(["7", "8", str(-(10**253))])
+    assert store.tracker.delete(np.int64(8)) is True
 
 
 def test_missing_key_gives_empty_dict(store: StoreHarness) -> None:
@@ -208,10 +222,24 @@ BAD_KEYS = [
     (None, "type NoneType"),
     (b"bytes", "type bytes"),
     (("a",), "type tuple"),
+    # int keys obey the length rules of str keys (one path segment), and an int
+    # beyond Python's digit limit is refused without being rendered.
+    (10**255, "int key 100000000000...0000 of 256 characters is longer than the 255-byte"),
+    (-(10**254), "int key -10000000000...0000 of 256 characters is longer than the 255-byte"),
+    (10**5000, "int key of about 5001 digits is longer than the 255-byte limit"),
+    (-(7**100_000), "int key of about 84510 digits is longer than the 255-byte limit"),
+    (np.bool_(True), "type bool"),
+    (np.float64(1.0), "type float64"),
 ]
 
 
-@pytest.mark.parametrize(("key", "reason"), BAD_KEYS, ids=[repr(k)[:30] for k, _ in BAD_KEYS])
+def _key_id(key: object) -> str:
+    if isinstance(key, int) and key.bit_length() > 64:
+        return f"int of {key.bit_length()} bits"
+    return repr(key)[:30]
+
+
+@pytest.mark.parametrize(("key", "reason"), BAD_KEYS, ids=[_key_id(k) for k, _ in BAD_KEYS])
 def test_bad_keys_are_refused_and_nothing_is_written(
     store: StoreHarness, key: object, reason: str
 ) -> None:
@@ -226,8 +254,16 @@ def test_bad_keys_are_refused_and_nothing_is_written(
         with pytest.raises(InvalidKeyError, match="key") as caught:
             attempt()
         assert reason in str(caught.value)
+        assert len(str(caught.value)) < 400  # a huge key is never rendered whole
         assert isinstance(caught.value, ValueError)
         assert isinstance(caught.value, ResultTrackerError)
+    if isinstance(key, int) and not isinstance(key, bool):  # an int prefix too
+        for prefix_attempt in (
+            lambda: list(store.tracker.keys(key)),
+            lambda: store.tracker.check(key),
+        ):
+            with pytest.raises(InvalidKeyError, match="prefix"):
+                prefix_attempt()
     assert store.raw_names() == set()
     assert key not in store.tracker
 
@@ -244,6 +280,9 @@ BAD_RESULTS = [
     ({"a": "é" * 513}, "limit is 1024", False),
     ({"n" * 1025: 1}, "limit is 1024", False),
     ({"a": "\udc80"}, "UTF-8", False),
+    ({"a": 10**4300}, "an integer of more than 4300 digits", False),
+    ({"a": -(10**5000)}, "an integer of more than 4300 digits", False),
+    ({"a": np.int64(7), "b": 7**100_000}, "an integer of more than 4300 digits", False),
     ({}, "no results given", False),
 ]
 

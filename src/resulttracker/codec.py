@@ -63,6 +63,7 @@ from typing import Any, cast
 
 from .errors import CorruptResultError, InvalidResultError, InvalidResultTypeError
 from .model import Results, ResultType, StoredValue
+from .validation import MAX_INT_DIGITS
 
 __all__ = [
     "MAX_CONTAINERS",
@@ -83,8 +84,6 @@ MAX_DEPTH = 64
 #: Most lists and objects in one document (the document itself included).
 MAX_CONTAINERS = 100_000
 
-#: Most digits of an integer in a document: Python's default conversion limit.
-MAX_INT_DIGITS = 4300
 
 _BOM = b"\xef\xbb\xbf"
 

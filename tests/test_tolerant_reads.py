@@ -35,7 +35,7 @@ WRITTEN_BY_TORCHX: dict[str, dict[str, Any]] = {
     "exp/a/1": {"loss": None, "opt": "adam", "cfg": {"lr": 0.1, "float": "nan"}},
     "exp/b/0": {"loss": [1, 2], "opt": "sgd", "curve": [math.nan, math.inf]},
     "exp/b/1": {"loss": {"mean": 3}, "opt": "sgd"},
-    "exp/c/0": {"loss": 0.25, "opt": "sgd", "note": None},
+    "exp/c/0": {"loss": 0.25, "opt": "sgd", "note": None, "": 1},
     "exp/empty": {},
 }
 
@@ -83,6 +83,8 @@ def test_aggregate_counts_such_values_as_not_reported(tracker: FsspecResultTrack
     assert "curve/mean" not in groups["exp/a"]
     assert "cfg/mean" not in groups["exp/a"]
     everything = stats.aggregate(tracker.scan(), by=2)
+    assert "" not in everything["exp/c"]  # an empty name: not put-ready, left out
+    assert "/mean" not in everything["exp/c"]
     assert "loss/mean" not in everything["exp/b"]  # no replica reports a number
     assert everything["exp/c"]["loss/mean"] == 0.25
     assert stats.group(tracker.get("exp/b/1")) == {

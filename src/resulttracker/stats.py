@@ -308,8 +308,9 @@ def aggregate(
           carried over;
         * a ``str`` result is kept when every replica of the group has the same
           value, and dropped otherwise;
-        * a ``null``, list or object value (documents written by torchx or
-          others may hold them) counts as not reported by that replica.
+        * a ``null``, list or object value, or a result with an empty name
+          (documents written by torchx or others may hold them), counts as not
+          reported by that replica.
 
     Raises
     ------
@@ -333,12 +334,18 @@ def aggregate(
 
 
 def _scalars(results: Mapping[str, object]) -> Mapping[str, ResultType]:
-    """``results`` without the values that are neither numbers nor text (``null``,
-    lists and objects, which documents written by others may hold): the
-    replica is taken not to report them."""
-    if all(isinstance(value, (int, float, str)) for value in results.values()):
+    """``results`` without what documents written by others may hold but no
+    put could store (``null``, lists and objects, an empty name): the replica
+    is taken not to report them."""
+    if "" not in results and all(
+        isinstance(value, (int, float, str)) for value in results.values()
+    ):
         return results  # type: ignore[return-value]
-    return {name: value for name, value in results.items() if isinstance(value, (int, float, str))}
+    return {
+        name: value
+        for name, value in results.items()
+        if name and isinstance(value, (int, float, str))
+    }
 
 
 def _pairs(

@@ -101,7 +101,7 @@ class _UnsafeDocumentError(Exception):
 def _checked_int(text: str) -> int:
     digits = len(text) - text.startswith("-")
     if digits > MAX_INT_DIGITS:
-        raise _UnsafeDocumentError(f"an integer has {digits} digits; the limit is {MAX_INT_DIGITS}")
+        raise _UnsafeDocumentError(f"an integer has more than {MAX_INT_DIGITS} digits ({digits})")
     return int(text)
 
 

@@ -194,7 +194,12 @@ class ResultTracker(abc.ABC):
 
     def __contains__(self, key: object) -> bool:
         """Whether a document is stored at ``key``, as :meth:`keys` would list it
-        (an empty document ``{}`` counts; an invalid key is never stored)."""
+        (an empty document ``{}`` counts; an invalid key is never stored).
+
+        Note for implementers: this default reads the key through
+        :meth:`_get_many`, which cannot tell an empty document from a missing
+        key unless overridden.
+        """
         try:
             name = normalize_key(key)
         except InvalidKeyError:
@@ -506,6 +511,15 @@ class StoreTracker(ResultTracker):
     def _put_exactly(self, key: str, results: Mapping[str, Any]) -> None:
         name = normalize_key(key)
         self._write(name, codec.encode_stored(results, key=name))
+
+    def __contains__(self, key: object) -> bool:
+        # One read, nothing decoded: a stored document counts, as keys() lists it,
+        # even an empty or a corrupt one.
+        try:
+            name = normalize_key(key)
+        except InvalidKeyError:
+            return False
+        return self._read(name) is not None
 
     def get(self, key: KeyType) -> Results:
         name = normalize_key(key)

@@ -90,6 +90,10 @@ _BOM = b"\xef\xbb\xbf"
 # An escaped surrogate: the document may hold a lone one (``"\ud800"``).
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
+# A number literal that may overflow a float: one with an exponent, or with at
+# least 309 digits before its point (1.8e308 is the largest float).
+_MAY_OVERFLOW = re.compile(rb"[0-9][eE]|[0-9]{309}")
+
 # A JSON string, to be left out when counting the brackets of a document.
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
@@ -187,7 +191,7 @@ def decode(data: bytes, *, key: str, location: str | Callable[[], str]) -> Resul
     else:
         values = results.values()
         infinite = math.inf in values or -math.inf in values
-    if infinite:
+    if infinite and _MAY_OVERFLOW.search(data) is not None:
         # ``Infinity`` is fine, ``1e400`` is not: only the parser can tell them apart.
         _loads(text, corrupt, careful=True)
     return cast(Results, results)

@@ -70,7 +70,9 @@ _EXPORTS = {
     "copy": "transfer",
 }
 
-__version__ = "0.1.0"
+#: The installed version (from the package metadata; "0+unknown" if not installed).
+__version__: str
+
 
 __all__ = [
     "Change",
@@ -106,6 +108,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read from the package metadata only when asked for
+        from ._version import version
+
+        return version()
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -115,4 +121,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, "__version__"})

@@ -58,13 +58,18 @@ __all__ = [
 ]
 
 
+#: Longest key accepted, in bytes of UTF-8.
 MAX_KEY_BYTES = 1024
+#: Longest segment of a key accepted, in bytes of UTF-8 (a common file-name limit).
 MAX_SEGMENT_BYTES = 255
+#: Longest result name accepted, in bytes of UTF-8.
 MAX_NAME_BYTES = 1024
+#: Longest ``str`` result value accepted, in bytes of UTF-8.
 MAX_STR_BYTES = 1024
 #: Most digits of an int result: Python's default conversion limit, which
 #: readers (torchx's ``json.loads``, :mod:`resulttracker.codec`) apply.
 MAX_INT_DIGITS = 4300
+#: Start of the names of temporary files; no key segment may start with it.
 TEMP_PREFIX = ".rttmp-"
 
 # C0 and C1 control characters, DEL and the backslash.

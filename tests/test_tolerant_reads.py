@@ -258,3 +258,26 @@ def test_report_is_written(tracker: FsspecResultTracker, tmp_path: Path) -> None
     rows = write_report(tracker, str(tmp_path / "r.html"), where=["loss >= 0"])
     assert rows == 2
     assert "exp/c/0" in (tmp_path / "r.html").read_text()
+
+
+def test_ints_beyond_the_float_range_are_shown_digit_for_digit(tmp_path: Path) -> None:
+    # torchx writes any Python int (json.dumps(10**400)); a float cannot hold it.
+    base = str(tmp_path / "big")
+    huge, negative = 10**400, -(8 * 10**4299)
+    TorchxTracker(base).put("k1", **{"loss/mean": huge, "loss/sem": 1, "x": negative})
+    TorchxTracker(base).put("k2", **{"loss/mean": 0.5, "loss/sem": huge, "x": 1})
+    tracker = FsspecResultTracker(base)
+    assert tracker.get("k1")["x"] == negative
+    assert tracker.best("loss").key == "k2"
+    assert [record.key for record in tracker.select(where="x < 0")] == ["k1"]
+    for args in (
+        ["show", "--format", "table"],
+        ["show", "--format", "table", "--sort", "x"],
+        ["show", "--format", "table", "--where", "x < 0"],
+        ["get", "k1", "--format", "table"],
+        ["summary", "--format", "table", "--depth", "1"],
+    ):
+        shown = invoke(base, *args).stdout
+        assert str(huge)[:60] in shown or args[0] == "summary", args
+    rows = list(csv.DictReader(io.StringIO(invoke(base, "show", "--format", "csv").stdout)))
+    assert rows[0]["x"] == str(negative)

@@ -347,9 +347,17 @@ def _human(value: Any) -> str:
 
 
 def _human_statistic(mean: Any, sem: Any) -> str:
-    if _numeric(mean) and (sem is None or _numeric(sem)):
+    if _float_like(mean) and (sem is None or _float_like(sem)):
         return stats.format_statistic(mean, sem) if sem is not None else _human(mean)
     return _human(mean) if sem is None else f"{_human(mean)} ± {_human(sem)}"
+
+
+def _float_like(value: Any) -> bool:
+    """A number that converts to a float (an int written by another writer may
+    be far beyond the float range; it is then shown digit for digit)."""
+    if not _numeric(value):
+        return False
+    return isinstance(value, float) or abs(value) <= sys.float_info.max
 
 
 def _numeric(value: Any) -> bool:

@@ -281,3 +281,9 @@ def test_ints_beyond_the_float_range_are_shown_digit_for_digit(tmp_path: Path) -
         assert str(huge)[:60] in shown or args[0] == "summary", args
     rows = list(csv.DictReader(io.StringIO(invoke(base, "show", "--format", "csv").stdout)))
     assert rows[0]["x"] == str(negative)
+    pyarrow_parquet = pytest.importorskip("pyarrow.parquet")
+    tracker.export(tmp_path / "big.parquet")
+    table = pyarrow_parquet.read_table(tmp_path / "big.parquet")
+    types = {field.name: str(field.type) for field in table.schema}
+    assert types["x"] == types["loss/mean"] == "string"  # a double would be infinite
+    assert table.column("x").to_pylist() == [str(negative), "1"]

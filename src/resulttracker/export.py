@@ -50,7 +50,10 @@ hold (see :mod:`resulttracker.codec`):
   null (a column holding nothing else is a ``string`` column);
 * lists and objects: JSON and JSON Lines write them as they are (nested
   arrays and objects); CSV writes their one-line JSON text (``[0.5,NaN]``);
-  Parquet makes the column a ``string`` column holding that text. ``key`` is a
+  Parquet makes the column a ``string`` column holding that text;
+* an integer beyond the range of a float (``10**400``): Parquet makes the
+  column a ``string`` column of digits (a ``double`` would be infinite); an
+  integer beyond 64 bits but within that range makes it a ``double``. ``key`` is a
 string and ``modified`` a UTC timestamp in microseconds, null when the store
 keeps no times; CSV and JSON write ``modified`` as ISO 8601 text.
 """
@@ -64,6 +67,7 @@ import json
 import math
 import os
 import pickle
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -265,7 +269,10 @@ def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "int" if _INT64_MIN <= value <= _INT64_MAX else "bigint"
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return "int"
+        # Beyond the float range too (torchx writes any int): only text keeps it.
+        return "bigint" if abs(value) <= sys.float_info.max else "json"
     if isinstance(value, float):
         return "float"
     if isinstance(value, str):

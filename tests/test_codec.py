@@ -103,6 +103,20 @@ def test_hostile_documents_near_the_size_limit_fail_fast(data: bytes) -> None:
     assert time.perf_counter() - started < 5
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8 bytes (MariaDB stores it)
+        b'{"a": "\xc0\xaf"}',  # an overlong "/"
+        b'{"a": "\xf4\x90\x80\x80"}',  # beyond U+10FFFF
+        b"\xff\xfe{\x00}\x00",  # UTF-16 with its byte order mark
+    ],
+)
+def test_bytes_that_are_not_utf8_are_corrupt(data: bytes) -> None:
+    with pytest.raises(CorruptResultError, match="not valid UTF-8"):
+        decode(data)
+
+
 def test_the_interpreters_own_digit_limit_does_not_matter() -> None:
     document = b'{"a": ' + b"7" * 5000 + b"}"
     before = sys.get_int_max_str_digits()

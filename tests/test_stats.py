@@ -372,17 +372,19 @@ def test_aggregate_keeps_parameters_shared_by_every_replica_exactly() -> None:
 
 def test_aggregate_treats_a_value_as_a_measurement_when_it_varies_anywhere() -> None:
     records = {
-        "a/0": {"lr": 0.1, "same_type": 1, "acc": 0.5},
-        "a/1": {"lr": 0.1, "same_type": 1.0, "acc": 0.5},
-        "b/0": {"lr": 0.2, "same_type": 1, "acc": 0.5},
-        "b/1": {"lr": 0.2, "same_type": 1, "acc": 0.7},
+        "a/0": {"lr": 0.1, "steps": 1, "flag": True, "acc": 0.5},
+        "a/1": {"lr": 0.1, "steps": 1.0, "flag": 1, "acc": 0.5},
+        "b/0": {"lr": 0.2, "steps": 1, "flag": True, "acc": 0.5},
+        "b/1": {"lr": 0.2, "steps": 1, "flag": True, "acc": 0.7},
     }
     combined = aggregate(records)
     assert combined["a"]["lr"] == 0.1
     assert combined["b"]["lr"] == 0.2
-    # 1 and 1.0 are different values: a varying name, summarized in every group
-    assert combined["a"]["same_type/mean"] == 1.0
-    assert combined["b"]["same_type/mean"] == 1.0
+    # 1 and 1.0 are the same number (JSON and the dashboard cannot tell them apart)
+    assert combined["a"]["steps"] == 1
+    # True and 1 are not the same value: a varying name, summarized in every group
+    assert combined["a"]["flag/mean"] == 1.0
+    assert combined["b"]["flag/mean"] == 1.0
     # acc varies in b, so it is a measurement in a too: every group has the same shape
     assert combined["a"]["acc/mean"] == 0.5
     assert combined["a"]["acc/sem"] == 0.0

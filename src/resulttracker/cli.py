@@ -1390,11 +1390,46 @@ def _web() -> ModuleType:
     help="How often the page reloads the results.",
 )
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
-def serve(host: str, port: int, refresh: float, no_browser: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Threads answering requests (reading the store).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    help="Open connections; beyond it the slowest sender is dropped.",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time a client has to send its whole request.",
+)
+def serve(
+    host: str,
+    port: int,
+    refresh: float,
+    no_browser: bool,
+    workers: int,
+    max_connections: int,
+    request_timeout: float,
+) -> None:
     """Serve a live dashboard of the results (needs the dashboard extra)."""
     web = _web()
     tracker = _settings().tracker()
-    web.serve(tracker, host=host, port=port, refresh=refresh, open_browser=not no_browser)
+    limits = web.ServerLimits(
+        workers=workers, max_connections=max_connections, header_timeout=request_timeout
+    )
+    web.serve(
+        tracker, host=host, port=port, refresh=refresh, open_browser=not no_browser, limits=limits
+    )
 
 
 @cli.command()

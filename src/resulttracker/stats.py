@@ -467,8 +467,8 @@ def _combine(
 
 
 def _all_same_plain_value(reports: Sequence[Mapping[str, ResultType]]) -> bool:
-    """Whether every report is the same plain value, of the same type (``1`` and
-    ``1.0`` and ``True`` differ; NaN equals NaN)."""
+    """Whether every report is the same plain value: equal numbers (``1`` and ``1.0``
+    alike, NaN equal to NaN; ``True`` only equals ``True``), or equal text."""
     if any(set(report) != {_PLAIN} for report in reports):
         return False
     first = reports[0][_PLAIN]
@@ -476,11 +476,11 @@ def _all_same_plain_value(reports: Sequence[Mapping[str, ResultType]]) -> bool:
 
 
 def _same(value: object, other: object) -> bool:
-    if type(value) is not type(other):
-        return False
-    if isinstance(value, float) and isinstance(other, float) and value != value:
-        return other != other  # NaN
-    return value == other
+    if isinstance(value, bool) or isinstance(other, bool) or isinstance(value, str):
+        return type(value) is type(other) and value == other
+    if isinstance(value, (int, float)) and isinstance(other, (int, float)):
+        return value == other or (value != value and other != other)  # NaN equals NaN
+    return False
 
 
 # -- display -------------------------------------------------------------------------

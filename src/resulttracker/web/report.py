@@ -16,16 +16,19 @@ page allows exactly the two inline scripts (by SHA-256 hash) and no network.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import time
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from ..api import ResultTracker
 from ..errors import StoreError
 from ..query import parse_where
-from ._records import records_payload
+from ._records import corrupt_payload, matches, read_records, records_payload
 from .server import plotly_script, static_file
 
 __all__ = ["embed_json", "report_html", "write_report"]
@@ -40,9 +43,17 @@ _JSON_ESCAPES = {
 
 
 def embed_json(payload: Any) -> str:
-    """``payload`` as JSON that is safe inside a ``<script>`` element."""
+    """``payload`` as JSON that is safe inside a ``<script>`` element.
+
+    A lone surrogate (which UTF-8 cannot hold) can only sit inside a JSON
+    string, where it is written as its ``\\uXXXX`` escape.
+    """
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return "".join(_JSON_ESCAPES.get(character, character) for character in text)
+    return "".join(
+        _JSON_ESCAPES.get(character)
+        or (f"\\u{ord(character):04x}" if "\ud800" <= character <= "\udfff" else character)
+        for character in text
+    )
 
 
 def _inline_script(source: str, name: str) -> str:
@@ -102,7 +113,10 @@ def write_report(
         The store to read.
     destination : str
         A local path or an fsspec URL (``s3://bucket/report.html``) written
-        with the URL's default credentials.
+        with the URL's default credentials. A local file is written through
+        a new temporary file with a random name in the same folder, renamed
+        over the destination when complete; a destination that is a symlink
+        is replaced, never written through.
     prefix : str, optional
         Only keys equal to it or below it.
     where : list of str, optional
@@ -111,7 +125,9 @@ def write_report(
     Returns
     -------
     int
-        The number of records in the report.
+        The number of records in the report. Keys whose documents are
+        corrupt are left out and listed in the page (how many, and the first
+        100 keys with the reason).
 
     Raises
     ------
@@ -124,13 +140,15 @@ def write_report(
     """
     condition = parse_where(where)
     plotly_script()  # the install hint before any reading
-    records = records_payload(tracker.select(prefix, condition))
+    found, corrupt = read_records(tracker, prefix)
+    records = records_payload(record for record in found if matches(condition, record.results))
     payload = {
         "mode": "report",
         "store": type(tracker).__name__,
         "generated": round(time.time(), 3),
         "selection": {"prefix": prefix or "", "where": [c.source for c in condition.conditions]},
         "records": records,
+        **corrupt_payload(corrupt),
     }
     html = report_html(payload).encode()
     _write_bytes(os.fspath(destination), html)
@@ -138,16 +156,10 @@ def write_report(
 
 
 def _write_bytes(destination: str, data: bytes) -> None:
+    if destination.startswith("file://"):
+        destination = unquote(urlsplit(destination).path)
     if "://" not in destination:
-        temporary = f"{destination}.{os.getpid()}.tmp"
-        try:
-            with open(temporary, "wb") as file:
-                file.write(data)
-            os.replace(temporary, destination)
-        except OSError as error:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-            raise StoreError(f"could not write the report to {destination}: {error}") from error
+        _write_local(destination, data)
         return
     import fsspec
 
@@ -160,3 +172,47 @@ def _write_bytes(destination: str, data: bytes) -> None:
         raise StoreError(
             f"could not write the report to {redact_url(destination)}: {error}"
         ) from error
+
+
+def _write_local(destination: str, data: bytes) -> None:
+    """Write ``data`` to ``destination`` whole or not at all, through nothing planted.
+
+    The temporary file is created by :func:`tempfile.mkstemp` in the
+    destination's folder: a random name, opened with ``O_CREAT | O_EXCL`` (and
+    ``O_NOFOLLOW``), so a file or symlink planted at any name it might take is
+    never opened; then it is renamed over the destination. A destination that
+    is a symlink is replaced by the report (the link goes, its target is never
+    written); so is a hard link (the other names keep the old content).
+    """
+    folder = os.path.dirname(os.path.abspath(destination))
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(destination)}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise StoreError(f"could not write the report to {destination}: {error}") from error
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), 0o666 & ~_umask())  # as open() would have made it
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, destination)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        if isinstance(error, OSError):
+            raise StoreError(f"could not write the report to {destination}: {error}") from error
+        raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else the usual 022."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022

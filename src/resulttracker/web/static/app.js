@@ -3,6 +3,14 @@
 //
 // Every key and value reaches the page through textContent or as plotly text with
 // <, > and & written as entities: nothing from the store is ever parsed as HTML.
+//
+// Names are data, never property names: a record's results are a Map (name -> value),
+// and so is everything built from them (groups, statistics, columns), so a result
+// called __proto__, constructor or toString is a result like any other.
+//
+// Values: numbers (NaN and the infinities included), booleans and strings as they
+// are; null; and a list or an object (documents written by torchx may hold them)
+// as a Nested holding its JSON text, shown as text and never plotted or averaged.
 (function () {
   "use strict";
 
@@ -39,21 +47,39 @@
 
   // -- values -----------------------------------------------------------------------
 
+  class Nested {
+    constructor(text) {
+      this.text = String(text);
+      Object.freeze(this);
+    }
+  }
+
+  const own = (object, name) => Object.prototype.hasOwnProperty.call(object, name);
+
   function decodeValue(value) {
-    if (value !== null && typeof value === "object" && "float" in value) {
+    if (value === null || typeof value !== "object") return value;
+    if (own(value, "float")) {
       return value.float === "nan" ? NaN : value.float === "inf" ? Infinity : -Infinity;
     }
-    return value;
+    return new Nested(own(value, "json") ? value.json : JSON.stringify(value));
+  }
+
+  // A plain object from JSON (whose own properties may be named __proto__) as a Map.
+  function toResults(object) {
+    return new Map(Object.entries(object).map(([name, value]) => [name, decodeValue(value)]));
   }
 
   function decodeRecord(raw) {
-    const results = {};
-    for (const name of Object.keys(raw.results)) results[name] = decodeValue(raw.results[name]);
-    return { key: raw.key, results: results, modified: raw.modified };
+    return { key: String(raw.key), results: toResults(raw.results), modified: raw.modified };
   }
 
   function isNumber(value) {
     return typeof value === "number" || typeof value === "boolean";
+  }
+
+  // What a value can be compared as: 0 numbers, 1 strings, 2 anything else (null, nested).
+  function kindOf(value) {
+    return isNumber(value) ? 0 : typeof value === "string" ? 1 : 2;
   }
 
   function asNumber(value) {
@@ -72,7 +98,10 @@
   }
 
   function formatValue(value) {
-    return isNumber(value) ? formatNumber(value) : String(value);
+    if (isNumber(value)) return formatNumber(value);
+    if (value === null) return "null";
+    if (value instanceof Nested) return value.text;
+    return String(value);
   }
 
   function formatTime(seconds) {
@@ -91,11 +120,11 @@
   const OPERATOR_CHARACTERS = "=!<>";
   const QUOTES = "'\"";
   const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-  const SPECIAL_NUMBERS = {
-    nan: NaN, "+nan": NaN, "-nan": NaN, inf: Infinity, "+inf": Infinity,
-    infinity: Infinity, "+infinity": Infinity, "-inf": -Infinity, "-infinity": -Infinity,
-    true: 1, false: 0,
-  };
+  const SPECIAL_NUMBERS = new Map([
+    ["nan", NaN], ["+nan", NaN], ["-nan", NaN], ["inf", Infinity], ["+inf", Infinity],
+    ["infinity", Infinity], ["+infinity", Infinity], ["-inf", -Infinity], ["-infinity", -Infinity],
+    ["true", 1], ["false", 0],
+  ]);
 
   class QueryError extends Error {
     constructor(reason, text, position) {
@@ -174,7 +203,7 @@
       let number = null;
       if (!isQuoted) {
         const lowered = value.toLowerCase();
-        if (Object.prototype.hasOwnProperty.call(SPECIAL_NUMBERS, lowered)) number = SPECIAL_NUMBERS[lowered];
+        if (SPECIAL_NUMBERS.has(lowered)) number = SPECIAL_NUMBERS.get(lowered);
         else if (NUMBER.test(value)) number = Number(value);
       }
       conditions.push({ name: name, operator: operator === "==" ? "=" : operator, text: value, number: number, source: source });
@@ -206,15 +235,16 @@
     return a.length - b.length;
   }
 
+  // results: a Map. null and nested values match no condition (not even !=).
   function conditionMatches(condition, results) {
-    if (!Object.prototype.hasOwnProperty.call(results, condition.name)) return false;
-    const stored = results[condition.name];
+    if (!results.has(condition.name)) return false;
+    const stored = results.get(condition.name);
     if (typeof stored === "string") {
       if (condition.operator === "=") return stored === condition.text;
       if (condition.operator === "!=") return stored !== condition.text;
       return ordered(compareCodePoints(stored, condition.text), condition.operator, 0);
     }
-    if (condition.number === null) return false;
+    if (condition.number === null || !isNumber(stored)) return false;
     const left = asNumber(stored), right = condition.number;
     const leftNaN = Number.isNaN(left), rightNaN = Number.isNaN(right);
     if (condition.operator === "=" || condition.operator === "!=") {
@@ -235,28 +265,30 @@
     const slash = name.lastIndexOf("/");
     if (slash > 0) {
       const head = name.slice(0, slash), tail = name.slice(slash + 1);
-      if (tail && tail !== "value" && Object.prototype.hasOwnProperty.call(results, head + "/mean")) return [head, tail];
+      if (tail && tail !== "value" && results.has(head + "/mean")) return [head, tail];
     }
     return [name, "value"];
   }
 
+  // metric -> (statistic -> value), both Maps
   function groupResults(results) {
-    const grouped = {};
-    for (const name of Object.keys(results)) {
+    const grouped = new Map();
+    for (const [name, value] of results) {
       const [metric, statistic] = splitName(name, results);
-      (grouped[metric] = grouped[metric] || {})[statistic] = results[name];
+      if (!grouped.has(metric)) grouped.set(metric, new Map());
+      grouped.get(metric).set(statistic, value);
     }
     return grouped;
   }
 
   function metricOf(results, name) {
-    if (Object.prototype.hasOwnProperty.call(results, name)) {
-      const value = results[name];
+    if (results.has(name)) {
+      const value = results.get(name);
       return isNumber(value) ? { value: asNumber(value), sem: null } : null;
     }
-    const mean = results[name + "/mean"];
+    const mean = results.get(name + "/mean");
     if (!isNumber(mean)) return null;
-    const sem = results[name + "/sem"];
+    const sem = results.get(name + "/sem");
     return { value: asNumber(mean), sem: isNumber(sem) ? asNumber(sem) : null };
   }
 
@@ -268,60 +300,142 @@
     return { mean: mean, sem: n > 1 ? std / Math.sqrt(n) : NaN, n: n };
   }
 
-  function combine(replicas) {
+  // Result names that identify a replica (resulttracker.stats.IDENTIFIERS): never averaged.
+  const IDENTIFIERS = new Set(["local_rank", "rank", "replica", "seed", "worker"]);
+
+  // replicas: Maps of results -> metric -> [each replica's statistics (a Map)]
+  function perMetricOf(replicas) {
     const perMetric = new Map();
     for (const results of replicas) {
-      const grouped = groupResults(results);
-      for (const metric of Object.keys(grouped)) {
+      for (const [metric, statistics] of groupResults(results)) {
         if (!perMetric.has(metric)) perMetric.set(metric, []);
-        perMetric.get(metric).push(grouped[metric]);
+        perMetric.get(metric).push(statistics);
       }
     }
-    const combined = {};
+    return perMetric;
+  }
+
+  function sameValue(value, other) {
+    if (isNumber(value) && isNumber(other) && typeof value !== "boolean" && typeof other !== "boolean") {
+      return value === other || (Number.isNaN(value) && Number.isNaN(other));
+    }
+    return typeof value === typeof other && value === other && !(value instanceof Nested);
+  }
+
+  function samePlainValue(reports) {
+    if (reports.some((report) => report.size !== 1 || !report.has("value"))) return false;
+    const first = reports[0].get("value");
+    return reports.every((report) => sameValue(report.get("value"), first));
+  }
+
+  // groups: Map of group name -> replicas (Maps of results), as resulttracker.stats.aggregate:
+  // a name that every replica of every group holds with one value per group is a parameter,
+  // kept as it is ({value}); any other numeric name is a measurement ({mean, sem, n}) in
+  // every group; identifiers and text that vary are left out.
+  function aggregateGroups(groups) {
+    const perGroup = new Map();
+    for (const [name, replicas] of groups) perGroup.set(name, perMetricOf(replicas));
+    const varying = new Set();
+    for (const [name, perMetric] of perGroup) {
+      for (const [metric, reports] of perMetric) {
+        if (reports.length !== groups.get(name).length || !samePlainValue(reports)) varying.add(metric);
+      }
+    }
+    const combined = new Map();
+    for (const [name, perMetric] of perGroup) combined.set(name, combine(perMetric, varying));
+    return combined;
+  }
+
+  function combine(perMetric, varying) {
+    const combined = new Map();
     for (const [metric, reports] of perMetric) {
-      const used = reports.flatMap((report) => [report.value, report.mean, report.sem]);
-      if (used.some((value) => typeof value === "string")) continue;
-      if (reports.every((report) => !("value" in report) && "sem" in report)) {
-        const kept = reports.filter((report) => !Number.isNaN(asNumber(report.mean)));
+      if (!varying.has(metric)) {
+        combined.set(metric, { value: reports[0].get("value") });
+        continue;
+      }
+      const used = reports.flatMap((report) => ["value", "mean", "sem"].filter((field) => report.has(field)).map((field) => report.get(field)));
+      if (IDENTIFIERS.has(metric) || used.some((value) => !isNumber(value))) continue;
+      if (reports.every((report) => !report.has("value") && report.has("sem"))) {
+        const kept = reports.filter((report) => report.has("mean") && !Number.isNaN(asNumber(report.get("mean"))));
         const n = kept.length;
-        combined[metric] = {
-          mean: n ? kept.reduce((a, report) => a + asNumber(report.mean), 0) / n : NaN,
-          sem: n ? Math.hypot(...kept.map((report) => asNumber(report.sem))) / n : NaN,
+        combined.set(metric, {
+          mean: n ? kept.reduce((a, report) => a + asNumber(report.get("mean")), 0) / n : NaN,
+          sem: n ? Math.hypot(...kept.map((report) => asNumber(report.get("sem")))) / n : NaN,
           n: n,
-        };
+        });
       } else {
-        combined[metric] = summarize(reports.map((report) => asNumber("value" in report ? report.value : report.mean)));
+        combined.set(metric, summarize(reports.map((report) => asNumber(report.has("value") ? report.get("value") : report.get("mean")))));
       }
     }
     return combined;
   }
 
+  // Python's format(value, ".<precision>g").
+  function formatG(value, precision) {
+    if (Number.isNaN(value)) return "nan";
+    if (value === Infinity) return "inf";
+    if (value === -Infinity) return "-inf";
+    if (value === 0) return Object.is(value, -0) ? "-0" : "0";
+    const [mantissa, exponentText] = value.toExponential(precision - 1).split("e");
+    const exponent = Number(exponentText);
+    const strip = (text) => (text.includes(".") ? text.replace(/\.?0+$/, "") : text);
+    if (exponent < -4 || exponent >= precision) {
+      return strip(mantissa) + "e" + (exponent < 0 ? "-" : "+") + String(Math.abs(exponent)).padStart(2, "0");
+    }
+    return strip(value.toFixed(Math.max(0, precision - 1 - exponent)));
+  }
+
+  // mean ± sem rounded to what the uncertainty justifies (resulttracker.stats.format_statistic).
+  function formatStatistic(mean, sem) {
+    mean = asNumber(mean);
+    if (sem === null || sem === undefined || !Number.isFinite(sem) || !Number.isFinite(mean)) {
+      const shown = formatG(mean, 6);
+      return sem === null || sem === undefined ? shown : shown + " ± " + formatG(sem, 2);
+    }
+    sem = Math.abs(asNumber(sem));
+    const exponentOf = (value) => Math.floor(Math.log10(Math.abs(value)));
+    let digits;
+    if (sem <= Math.abs(mean) * 1e-12) {
+      digits = mean ? 3 - exponentOf(mean) : 3;
+      sem = 0;
+    } else {
+      digits = 1 - exponentOf(sem);
+    }
+    if (!(digits >= -6 && digits <= 8) || Math.abs(mean) >= 1e15) return formatG(mean, 6) + " ± " + formatG(sem, 2);
+    if (digits < 0) {
+      const factor = 10 ** -digits;
+      mean = Math.round(mean / factor) * factor;
+      sem = Math.round(sem / factor) * factor;
+    }
+    const decimals = Math.max(digits, 0);
+    return mean.toFixed(decimals) + " ± " + sem.toFixed(decimals);
+  }
+
   // -- columns and cells ------------------------------------------------------------------
 
   function columnsOf(records) {
-    const names = new Set();
+    const columns = new Map(); // id -> column
+    const add = (name, kind) => {
+      const id = JSON.stringify([kind, name]);
+      if (!columns.has(id)) columns.set(id, { id: id, name: name, kind: kind });
+    };
     for (const record of records) {
-      const grouped = groupResults(record.results);
-      for (const metric of Object.keys(grouped)) {
-        for (const statistic of Object.keys(grouped[metric])) {
-          if (statistic === "value" || statistic === "mean") names.add(metric + "\u0000" + "main");
-          else if (statistic !== "sem") names.add(metric + "/" + statistic + "\u0000" + "plain");
+      for (const [metric, statistics] of groupResults(record.results)) {
+        for (const statistic of statistics.keys()) {
+          if (statistic === "value" || statistic === "mean") add(metric, "main");
+          else if (statistic !== "sem") add(metric + "/" + statistic, "plain");
         }
       }
     }
-    return Array.from(names).map((id) => {
-      const [name, kind] = id.split("\u0000");
-      return { id: id, name: name, kind: kind };
-    }).sort((a, b) => collator.compare(a.name, b.name));
+    return Array.from(columns.values()).sort((a, b) => collator.compare(a.name, b.name));
   }
 
+  // {value, sem}: value undefined when the record has no such result.
   function cellOf(record, column) {
     const results = record.results;
-    if (column.kind === "plain") return { value: results[column.name], sem: null };
-    if (Object.prototype.hasOwnProperty.call(results, column.name)) return { value: results[column.name], sem: null };
-    const mean = results[column.name + "/mean"];
-    const sem = results[column.name + "/sem"];
-    return { value: mean, sem: sem === undefined ? null : sem };
+    if (column.kind === "plain" || results.has(column.name)) return { value: results.get(column.name), sem: null };
+    const sem = results.get(column.name + "/sem");
+    return { value: results.get(column.name + "/mean"), sem: sem === undefined ? null : sem };
   }
 
   function cellText(cell) {
@@ -335,10 +449,9 @@
   function numericNames(records) {
     const names = new Set();
     for (const record of records) {
-      for (const name of Object.keys(record.results)) {
+      for (const [name, value] of record.results) {
         const [metric, statistic] = splitName(name, record.results);
-        if (statistic === "value" && isNumber(record.results[name])) names.add(metric);
-        else if (statistic === "mean" && isNumber(record.results[name])) names.add(metric);
+        if ((statistic === "value" || statistic === "mean") && isNumber(value)) names.add(metric);
       }
     }
     return Array.from(names).sort(collator.compare);
@@ -346,18 +459,19 @@
 
   function allNames(records) {
     const names = new Set();
-    for (const record of records) for (const name of Object.keys(record.results)) names.add(name);
+    for (const record of records) for (const name of record.results.keys()) names.add(name);
     return Array.from(names).sort(collator.compare);
   }
 
-  // Missing and NaN values sort last in either direction.
+  // Numbers, then text, then null and nested values (as their text); missing and NaN
+  // values last. Only the order within each kind follows the direction.
   function compareCells(a, b, direction) {
     const aMissing = a === undefined || (typeof a === "number" && Number.isNaN(a));
     const bMissing = b === undefined || (typeof b === "number" && Number.isNaN(b));
     if (aMissing || bMissing) return aMissing === bMissing ? 0 : aMissing ? 1 : -1;
-    const aNumber = isNumber(a), bNumber = isNumber(b);
-    if (aNumber !== bNumber) return aNumber ? -1 : 1;
-    const order = aNumber ? asNumber(a) - asNumber(b) : collator.compare(a, b);
+    const aKind = kindOf(a), bKind = kindOf(b);
+    if (aKind !== bKind) return aKind - bKind;
+    const order = aKind === 0 ? asNumber(a) - asNumber(b) : collator.compare(formatValue(a), formatValue(b));
     return direction * (order > 0 ? 1 : order < 0 ? -1 : 0);
   }
 
@@ -427,7 +541,8 @@
       const response = await fetch(recordsAddress(), { headers: { Accept: "application/json" }, cache: "no-store" });
       const body = await response.json();
       if (!response.ok) {
-        $("filter-error").textContent = body.error || response.statusText;
+        state.cursor = null; // whatever went wrong, the next poll starts afresh
+        $("filter-error").textContent = typeof body.error === "string" ? body.error : response.statusText;
         setStatus("error");
       } else {
         merge(body);
@@ -451,8 +566,8 @@
     if (state.records.size !== body.count) {
       state.cursor = null; // out of step: the next poll loads everything again
     }
-    const corrupt = body.corrupt ? " · " + body.corrupt + " corrupt key(s) skipped" : "";
-    setStatus("live · every " + state.refresh + " s · updated " + new Date().toLocaleTimeString() + corrupt);
+    showCorrupt(body.corrupt, body.corrupt_keys);
+    setStatus("live · every " + state.refresh + " s · updated " + new Date().toLocaleTimeString());
     if (changed) {
       recompute();
       render();
@@ -461,6 +576,22 @@
 
   function setStatus(text) {
     $("status").textContent = text;
+  }
+
+  // Keys left out because their documents could not be read: how many, and which.
+  function showCorrupt(count, listed) {
+    const entries = Array.isArray(listed) ? listed : [];
+    const total = Number.isInteger(count) ? count : entries.length;
+    const box = $("corrupt");
+    box.hidden = total === 0;
+    $("corrupt-summary").textContent = total === 1
+      ? "1 corrupt key left out"
+      : total + " corrupt keys left out" + (entries.length < total ? " (the first " + entries.length + " listed)" : "");
+    $("corrupt-list").replaceChildren(...entries.map((entry) => {
+      const item = element("li");
+      item.append(element("code", entry.key), document.createTextNode(": " + String(entry.reason)));
+      return item;
+    }));
   }
 
   // -- rendering --------------------------------------------------------------------------
@@ -475,7 +606,7 @@
     if (view !== "table" && view !== "parallel" && typeof window.Plotly === "undefined") {
       // plotly.js loads after the table (async): the table is usable sooner.
       const plot = document.querySelector("#view-" + view + " .plot");
-      plot.replaceChildren(element("p", "loading the plotting library…", "hint"));
+      plot.replaceChildren(element("p", "loading the plotting library…", "hint plotly-loading"));
       loadPlotly();
     } else if (view === "table") renderTable();
     else if (view === "trials") renderTrials();
@@ -558,9 +689,9 @@
     if (!record) return;
     $("detail-key").textContent = record.key;
     $("detail-modified").textContent = formatTime(record.modified);
-    const rows = Object.keys(record.results).sort(collator.compare).map((name) => {
+    const rows = Array.from(record.results.keys()).sort(collator.compare).map((name) => {
       const row = element("tr");
-      row.append(element("td", name), element("td", formatValue(record.results[name])));
+      row.append(element("td", name), element("td", formatValue(record.results.get(name))));
       return row;
     });
     $("detail-results").tBodies[0].replaceChildren(...rows);
@@ -656,7 +787,7 @@
     for (const record of state.shown) {
       const x = metricOf(record.results, xName), y = metricOf(record.results, yName);
       if (!x || !y) continue;
-      points.push({ x: x.value, y: y.value, key: record.key, color: colorName ? record.results[colorName] : undefined });
+      points.push({ x: x.value, y: y.value, key: record.key, color: colorName ? record.results.get(colorName) : undefined });
     }
     if (!points.length) return emptyPlot("scatter-plot", "no results with both " + xName + " and " + yName);
     const hover = (point) => plotlyText(point.key) + "<br>" + plotlyText(xName) + " = " + formatNumber(point.x) + "<br>" + plotlyText(yName) + " = " + formatNumber(point.y) + (colorName ? "<br>" + plotlyText(colorName) + " = " + plotlyText(point.color === undefined ? "missing" : formatValue(point.color)) : "");
@@ -843,13 +974,18 @@
 
   function groupName(record, by, k, resultName) {
     if (by === "result") {
-      const value = record.results[resultName];
-      return value === undefined ? resultName + " missing" : resultName + " = " + formatValue(value);
+      if (!record.results.has(resultName)) return resultName + " missing";
+      return resultName + " = " + formatValue(record.results.get(resultName));
     }
     const segments = record.key.split("/");
     const kept = k >= 0 ? segments.slice(0, k) : segments.slice(0, Math.max(0, segments.length + k));
     if (!kept.length) throw new Error("K = " + k + " leaves no key segment of " + JSON.stringify(record.key) + " to name its group");
     return kept.join("/");
+  }
+
+  // A group's bar: a measurement's mean and sem, or a parameter's value.
+  function barOf(found) {
+    return "value" in found ? { mean: found.value, sem: 0, n: null } : found;
   }
 
   function renderGroups() {
@@ -872,32 +1008,33 @@
       members.clear();
     }
     const names = Array.from(members.keys()).sort(collator.compare);
-    const combined = new Map(names.map((name) => [name, combine(members.get(name))]));
-    const metrics = Array.from(new Set(names.flatMap((name) => Object.keys(combined.get(name))))).sort(collator.compare);
+    const combined = aggregateGroups(members);
+    const metrics = Array.from(new Set(names.flatMap((name) => Array.from(combined.get(name).keys())))).sort(collator.compare);
     const headRow = element("tr");
     headRow.append(element("th", "group"), element("th", "keys"));
-    for (const metric of metrics) headRow.appendChild(element("th", metric + " (mean ± sem, n)"));
+    const parameters = new Set(metrics.filter((metric) => names.every((name) => !combined.get(name).has(metric) || "value" in combined.get(name).get(metric))));
+    for (const metric of metrics) headRow.appendChild(element("th", parameters.has(metric) ? metric : metric + " (mean ± sem, n)"));
     $("groups-table").tHead.replaceChildren(headRow);
     $("groups-table").tBodies[0].replaceChildren(...names.map((name) => {
       const row = element("tr");
       row.append(element("td", name), element("td", members.get(name).length, "number"));
       for (const metric of metrics) {
-        const found = combined.get(name)[metric];
-        row.appendChild(found
-          ? element("td", formatNumber(found.mean) + " ± " + formatNumber(found.sem) + " (n=" + found.n + ")", "number")
-          : element("td", "", "missing"));
+        const found = combined.get(name).get(metric);
+        if (!found) row.appendChild(element("td", "", "missing"));
+        else if ("value" in found) row.appendChild(element("td", formatValue(found.value), isNumber(found.value) ? "number" : undefined));
+        else row.appendChild(element("td", formatStatistic(found.mean, found.sem) + " (n=" + found.n + ")", "number"));
       }
       return row;
     }));
     const plotted = $("groups-metric").value;
-    const bars = names.filter((name) => combined.get(name)[plotted]);
+    const bars = names.filter((name) => combined.get(name).has(plotted) && isNumber(barOf(combined.get(name).get(plotted)).mean));
     if (!bars.length) return emptyPlot("groups-plot", "no groups with " + plotted);
     Plotly.react("groups-plot", [{
       type: "bar",
       x: bars.map(plotlyText),
-      y: bars.map((name) => combined.get(name)[plotted].mean),
-      error_y: { type: "data", array: bars.map((name) => { const sem = combined.get(name)[plotted].sem; return Number.isNaN(sem) ? 0 : sem; }), visible: true },
-      hovertext: bars.map((name) => { const found = combined.get(name)[plotted]; return plotlyText(name) + "<br>" + formatNumber(found.mean) + " ± " + formatNumber(found.sem) + " (n=" + found.n + ")"; }),
+      y: bars.map((name) => asNumber(barOf(combined.get(name).get(plotted)).mean)),
+      error_y: { type: "data", array: bars.map((name) => { const sem = barOf(combined.get(name).get(plotted)).sem; return Number.isNaN(sem) ? 0 : sem; }), visible: true },
+      hovertext: bars.map((name) => { const found = barOf(combined.get(name).get(plotted)); return plotlyText(name) + "<br>" + formatStatistic(found.mean, found.n === null ? null : found.sem) + (found.n === null ? "" : " (n=" + found.n + ")"); }),
       hoverinfo: "text",
       marker: { color: "#0969da" },
     }], baseLayout({ xaxis: { type: "category", automargin: true }, yaxis: { title: { text: plotlyText(plotted) + " (mean ± sem)" } } }), PLOT_CONFIG);
@@ -916,8 +1053,8 @@
   }
 
   function csvField(value) {
-    if (value === undefined || value === null) return "";
-    let text = isNumber(value) ? formatNumberExact(value) : String(value);
+    if (value === undefined) return "";
+    let text = isNumber(value) ? formatNumberExact(value) : formatValue(value);
     // A spreadsheet would run a text cell starting like a formula.
     if (!isNumber(value) && /^[=+\-@\t\r]/.test(text)) text = "'" + text;
     return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
@@ -936,18 +1073,27 @@
     const lines = [["key", "modified", ...names].map(csvField).join(",")];
     for (const record of rows) {
       const modified = record.modified === null ? "" : new Date(record.modified * 1000).toISOString();
-      lines.push([record.key, modified, ...names.map((name) => record.results[name])].map(csvField).join(","));
+      lines.push([record.key, modified, ...names.map((name) => record.results.get(name))].map(csvField).join(","));
     }
     download("results.csv", "text/csv", lines.join("\r\n") + "\r\n");
   }
 
+  function jsonValue(value) {
+    if (typeof value === "number" && !Number.isFinite(value)) return formatNumberExact(value);
+    if (value instanceof Nested) {
+      try {
+        return JSON.parse(value.text);
+      } catch (problem) {
+        return value.text; // NaN inside a list: Python's JSON, not JavaScript's
+      }
+    }
+    return value;
+  }
+
   function downloadJson() {
     const rows = sortedRows().map((record) => {
-      const results = {};
-      for (const name of Object.keys(record.results)) {
-        const value = record.results[name];
-        results[name] = typeof value === "number" && !Number.isFinite(value) ? formatNumberExact(value) : value;
-      }
+      // fromEntries defines own properties: a result named __proto__ stays a result.
+      const results = Object.fromEntries(Array.from(record.results, ([name, value]) => [name, jsonValue(value)]));
       return { key: record.key, modified: record.modified === null ? null : new Date(record.modified * 1000).toISOString(), results: results };
     });
     download("results.json", "application/json", JSON.stringify(rows, null, 1) + "\n");
@@ -1012,6 +1158,7 @@
       const chosen = [selection.prefix ? "prefix " + selection.prefix : "", ...(selection.where || [])].filter(Boolean);
       $("source").textContent = "report of " + data.store + (chosen.length ? " (" + chosen.join(" and ") + ")" : "");
       setStatus("report generated " + formatTime(data.generated));
+      showCorrupt(data.corrupt, data.corrupt_keys);
       recompute();
       render();
       return;
@@ -1041,7 +1188,14 @@
     const plotly = element("script");
     plotly.src = "/static/plotly.min.js";
     plotly.addEventListener("load", () => {
+      // Plotly draws beside what a container holds: take the waiting notes away first.
+      for (const hint of document.querySelectorAll(".plot > p.plotly-loading")) hint.remove();
       if (state.view !== "table") render();
+    });
+    plotly.addEventListener("error", () => {
+      for (const hint of document.querySelectorAll(".plot > p.plotly-loading")) {
+        hint.textContent = "the plotting library could not be loaded; the table and downloads still work";
+      }
     });
     document.body.appendChild(plotly);
   }
@@ -1049,8 +1203,12 @@
   // Exposed for the tests and the benchmark: read-only views of the page's state.
   window.resulttracker = {
     parseWhere: parseWhere,
-    matches: (conditions, results) => conditions.every((c) => conditionMatches(c, results)),
-    combine: combine,
+    // plain objects from the tests, read as the page reads JSON
+    matches: (conditions, results) => conditions.every((c) => conditionMatches(c, toResults(results))),
+    // {group: [results...]} -> {group: {metric: {mean, sem, n} or {value}}}
+    aggregate: (groups) => Object.fromEntries(Array.from(aggregateGroups(new Map(Object.entries(groups).map(([name, replicas]) => [name, replicas.map(toResults)])))).map(([name, metrics]) => [name, Object.fromEntries(metrics)])),
+    formatStatistic: formatStatistic,
+    identifiers: () => Array.from(IDENTIFIERS).sort(),
     shownKeys: () => state.shown.map((record) => record.key),
     pollNow: () => poll(false),
     brush: (name, low, high) => {

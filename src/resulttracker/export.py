@@ -49,7 +49,7 @@ hold (see :mod:`resulttracker.codec`):
 * ``null``: JSON and JSON Lines write ``null``; CSV an empty field; Parquet a
   null (a column holding nothing else is a ``string`` column);
 * lists and objects: JSON and JSON Lines write them as they are (nested
-  arrays and objects); CSV writes their one-line JSON text (``[0.5,NaN]``);
+  arrays and objects); CSV writes their one-line JSON text (``[0.5, NaN]``);
   Parquet makes the column a ``string`` column holding that text;
 * an integer beyond the range of a float (``10**400``): Parquet makes the
   column a ``string`` column of digits (a ``double`` would be infinite); an
@@ -377,8 +377,8 @@ def _iso(time: datetime | None) -> str | None:
 
 def json_text(value: object) -> str:
     """A list or an object as one line of JSON text (NaN as ``NaN``), for
-    formats whose cells are text."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
+    formats whose cells are text; the dashboard shows the same text."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=True)
 
 
 def _csv_cell(value: object) -> str:

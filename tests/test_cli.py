@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from resulttracker import CorruptResultError, FsspecResultTracker, __main__, cli
-from resulttracker.cli import natural_key, parse_storage_options, parse_value
+from resulttracker.cli import parse_storage_options, parse_value
 from resulttracker.transfer import same_results
 
 from .conftest import StoreHarness, s3_harness, s3_options
@@ -682,19 +682,6 @@ def test_parse_storage_options() -> None:
     }
 
 
-def test_natural_key() -> None:
-    keys = ["trial/10", "trial/2", "trial/1", "a10b2", "a2b10", "a2b2", "trial/01"]
-    assert sorted(keys, key=natural_key) == [
-        "a2b2",
-        "a2b10",
-        "a10b2",
-        "trial/01",
-        "trial/1",
-        "trial/2",
-        "trial/10",
-    ]
-
-
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -763,6 +750,151 @@ def test_the_installed_executable(
     assert missing.stderr.splitlines() == [
         "Error: timed out after 0.1 s waiting for key 'exp/other'"
     ]
+
+
+# -- natural order and terminal safety (issue 12, item 18) ------------------------------
+
+#: Keys of every natural-sort shape; each pair once crashed ``show`` in a table.
+SHAPES = [
+    "run",
+    "run2",
+    "run10",
+    "2",
+    "a1b",
+    "a01",
+    "a1",
+    "1e5",
+    "x/\u0663",
+    "x/3",
+    "y" + "9" * 250,
+]
+
+
+def local_invoke(base: Path, *args: str, **kwargs: Any) -> Result:
+    return CliRunner().invoke(cli.cli, ["-b", str(base), *args], **kwargs)
+
+
+def test_tables_sort_keys_of_every_shape(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    for number, key in enumerate(SHAPES):
+        tracker[key] = {"loss": float(number), "acc/mean": 0.5, "acc/sem": 0.1}
+        tracker[f"g/{key}/0"] = {"loss": 1.0}
+    for args in (
+        ["show", "--format", "table"],
+        ["show", "--format", "table", "--sort", "loss"],
+        ["ls", "--long", "--format", "table"],
+        ["summary", "--format", "table", "--depth", "2"],
+        ["summary", "g", "--format", "table"],
+        ["best", "loss", "--format", "table"],
+    ):
+        result = local_invoke(tmp_path, *args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+    shown = local_invoke(tmp_path, "show", "--format", "table", "--columns", "loss").stdout
+    rows = [line.split()[0] for line in shown.splitlines()[2:] if not line.startswith(" g/")]
+    listed = [row for row in rows if not row.startswith("g/")]
+    assert listed[:10] == [
+        "1e5",
+        "2",
+        "a01",
+        "a1",
+        "a1b",
+        "run",
+        "run2",
+        "run10",
+        "x/3",
+        "x/\u0663",
+    ]
+
+
+#: Characters a terminal acts on: ESC (a colour, a screen clear), BEL, a C1 CSI,
+#: NEL, DEL, a bidi override and isolate, a line separator, a newline.
+HOSTILE = "a\x1b[31mred\x1b[2J\x07\x9b2J\x85\x7f\u202eevil\u2066x\u2028\n"
+RAW_CONTROLS = ["\x1b", "\x07", "\x9b", "\x85", "\x7f", "\u202e", "\u2066", "\u2028"]
+
+
+def assert_terminal_safe(text: str) -> None:
+    for character in RAW_CONTROLS:
+        assert character not in text, (character, text)
+
+
+def test_control_characters_are_escaped_in_every_human_format(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    key = "k\u202eyek"  # keys refuse control characters, but not bidi overrides
+    tracker.put(key, **{HOSTILE: HOSTILE, "loss": 1.0, f"{HOSTILE}/mean": 2.0})
+    for args in (
+        ["show", "--format", "table"],
+        ["get", key, "--format", "table"],
+        ["best", "loss", "--format", "table"],
+        ["ls", "--long", "--format", "table"],
+        ["summary", "--format", "table", "--depth", "1"],
+    ):
+        result = local_invoke(tmp_path, *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert_terminal_safe(result.stdout)
+        assert_terminal_safe(result.stderr)
+    table = local_invoke(tmp_path, "show", "--format", "table").stdout
+    assert "a\\x1b[31mred\\x1b[2J\\x07\\x9b2J\\x85\\x7f\\u202eevil\\u2066x\\u2028\\n" in table
+    assert "k\\u202eyek" in table
+    # ls prints keys one per line: escaped on a terminal, exact in a pipe.
+    assert local_invoke(tmp_path, "ls").stdout == key + "\n"
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_json_output_is_exact_valid_and_terminal_safe(tmp_path: Path, fmt: str) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker.put("k", **{HOSTILE: HOSTILE})
+    for args in (["show", "--format", fmt], ["get", "k", "--format", fmt]):
+        result = local_invoke(tmp_path, *args)
+        assert result.exit_code == 0, result.output
+        assert_terminal_safe(result.stdout)
+        parsed = json.loads(result.stdout.splitlines()[0] if fmt == "jsonl" else result.stdout)
+        row = parsed[0] if isinstance(parsed, list) else parsed
+        assert row[HOSTILE] == HOSTILE
+
+
+def test_csv_output_keeps_the_data_exact(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker.put("k", **{HOSTILE: HOSTILE})
+    result = local_invoke(tmp_path, "show", "--format", "csv")
+    assert list(csv.reader(io.StringIO(result.stdout))) == [["key", HOSTILE], ["k", HOSTILE]]
+
+
+def test_error_lines_and_notes_are_terminal_safe(tmp_path: Path) -> None:
+    base = tmp_path / "b\x1b[2J\x9b"
+    FsspecResultTracker(base).put("k", x=1)
+    (base / "bad").write_bytes(b'{"x": 1e999}')
+    exported = local_invoke(base, "export", str(tmp_path / "out\x1b[31m.csv"), "k")
+    assert exported.exit_code == 0, exported.output
+    assert "exported 1 key to " in exported.stderr
+    assert_terminal_safe(exported.stderr)
+    failed = local_invoke(base, "get", "bad")
+    assert_one_line_error(failed, 1, "corrupt results at key 'bad'", "b\\x1b[2J\\x9b")
+    assert_terminal_safe(failed.stderr)
+    checked = local_invoke(base, "check", "--format", "table")
+    assert checked.exit_code == 1
+    assert_terminal_safe(checked.stdout + checked.stderr)
+    too_big = local_invoke(base, "put", "k", "x=" + "7" * 5000)
+    assert_one_line_error(too_big, 2, "has 5000 digits")
+    assert FsspecResultTracker(base).get("k") == {"x": 1}
+
+
+def test_progress_and_tables_on_a_real_terminal_are_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker.put("k\u202e", **{"v": HOSTILE})
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
+    assert cli.run(["-b", str(tmp_path), "ls"]) == 0
+    assert cli.run(["-b", str(tmp_path), "show"]) == 0
+    shown = terminal.getvalue()
+    # rich styles the header itself (ESC [1m); nothing from the data gets through.
+    assert "\x1b[31m" not in shown
+    assert "\x1b[2J" not in shown
+    assert_terminal_safe(shown.replace("\x1b[1m", "").replace("\x1b[0m", ""))
+    assert "k\\u202e" in shown
+    assert "a\\x1b[31mred\\x1b[2J\\x07\\x9b2J" in shown
 
 
 # -- global options anywhere -------------------------------------------------------------

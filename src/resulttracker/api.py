@@ -65,9 +65,14 @@ class ResultTracker(abc.ABC):
     ``get_many``, ``wait`` and ``wait_many``.
 
     Keys are ``int`` or ``str`` (``tracker[1]`` and ``tracker["1"]`` are one
-    entry); result values are ``int``, ``float``, ``bool`` or ``str``. Names
-    with slashes such as ``"loss/mean"`` and ``"loss/sem"`` are the convention
-    for statistics and are stored untouched.
+    entry). ``put`` accepts result values of type ``int``, ``float``, ``bool``
+    or ``str`` (:data:`~resulttracker.model.ResultType`). Reads are tolerant:
+    a document written by torchx or another writer reads back as torchx reads
+    it, so its values may also be ``None``, lists and dicts
+    (:data:`~resulttracker.model.StoredValue`, see :mod:`resulttracker.codec`);
+    statistics, queries, export, the command line and the dashboard skip or
+    show such values. Names with slashes such as ``"loss/mean"`` and
+    ``"loss/sem"`` are the convention for statistics and are stored untouched.
     """
 
     # -- the torchx contract ---------------------------------------------------------
@@ -88,14 +93,17 @@ class ResultTracker(abc.ABC):
     def get(self, key: KeyType) -> Results:
         """Return the results stored under ``key``, or ``{}`` if there are none.
 
-        Never blocks and never raises for a missing key.
+        Never blocks and never raises for a missing key. An empty document
+        also reads as ``{}`` (``key in tracker`` tells the two apart). Values
+        written by others may be any :data:`~resulttracker.model.StoredValue`.
 
         Raises
         ------
         InvalidKeyError
             The key breaks a rule.
         CorruptResultError
-            What is stored at the key is not a valid results document.
+            What is stored at the key cannot be decoded safely (see
+            :mod:`resulttracker.codec`).
         """
 
     def __getitem__(self, key: KeyType) -> Results:
@@ -124,13 +132,18 @@ class ResultTracker(abc.ABC):
         return sum(1 for _ in self._list_keys(prefix))
 
     def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
-        """Yield ``(key, results)`` for each of ``keys`` (validated, distinct).
+        """Yield ``(key, results)`` for each of ``keys`` (validated, distinct) that
+        is stored, an empty document (``{}``) included; leave out the others.
 
-        Note for implementers: this default sends one ``get`` per key; override
-        it where the store can fetch many keys at once.
+        Note for implementers: this default sends one ``get`` per key, and since
+        ``get`` returns ``{}`` both for a missing key and for an empty document,
+        it leaves out both; override it where the store can fetch many keys at
+        once or tell the two apart.
         """
         for key in keys:
-            yield key, self.get(key)
+            results = self.get(key)
+            if results:
+                yield key, results
 
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
         """Yield a :class:`Record` for every key under ``prefix``, sorted by key, or
@@ -156,6 +169,16 @@ class ResultTracker(abc.ABC):
             for key, results in found:
                 if results:
                     yield Record(key=key, results=results, modified=None)
+
+    def _put_exactly(self, key: str, results: Mapping[str, Any]) -> None:
+        """Store ``results`` exactly as another tracker's read returned them, for
+        :func:`resulttracker.copy`: values ``put`` refuses but documents written
+        by torchx or others may hold (``None``, lists, objects, text over the
+        length limit, an empty document) are kept.
+
+        Note for implementers: this default calls ``put``, which may refuse them.
+        """
+        self.put(key, **results)
 
     def _temporary_files(self, prefix: str) -> list[tuple[str, float]]:
         """``(location, age in seconds)`` of temporary files that interrupted
@@ -194,11 +217,18 @@ class ResultTracker(abc.ABC):
         return self._count("")
 
     def __contains__(self, key: object) -> bool:
-        """Whether ``key`` has results (an invalid key has none)."""
+        """Whether a document is stored at ``key``, as :meth:`keys` would list it
+        (an empty document ``{}`` counts; an invalid key is never stored).
+
+        Note for implementers: this default reads the key through
+        :meth:`_get_many`, which cannot tell an empty document from a missing
+        key unless overridden.
+        """
         try:
-            return bool(self.get(key))  # type: ignore[arg-type]
+            name = normalize_key(key)
         except InvalidKeyError:
             return False
+        return any(True for _ in self._get_many([name]))
 
     def delete(self, key: KeyType) -> bool:
         """Remove ``key`` and its results; return whether it existed."""
@@ -299,7 +329,8 @@ class ResultTracker(abc.ABC):
         return ((record.key, record.results) for record in self.scan(prefix))
 
     def wait(self, key: KeyType, *, timeout: float, poll_interval: float = 0.5) -> Results:
-        """Block until ``key`` has results and return them.
+        """Block until a document is stored at ``key`` and return its results
+        (``{}`` for an empty document; see :meth:`wait_many`).
 
         Raises
         ------
@@ -312,11 +343,13 @@ class ResultTracker(abc.ABC):
     def wait_many(
         self, keys: Iterable[KeyType], *, timeout: float, poll_interval: float = 0.5
     ) -> dict[str, Results]:
-        """Block until every one of ``keys`` has results; return ``{key: results}``
-        in the order given.
+        """Block until a document is stored at every one of ``keys``; return
+        ``{key: results}`` in the order given.
 
-        Every ``poll_interval`` seconds the keys still missing are fetched
-        together with :meth:`get_many`.
+        A key is there once :meth:`keys` would list it: an empty document
+        (``{}``, which torchx's ``put(key)`` writes) counts, and its results are
+        ``{}``. Every ``poll_interval`` seconds the keys still missing are
+        fetched together, as :meth:`get_many` does.
 
         Raises
         ------
@@ -331,9 +364,8 @@ class ResultTracker(abc.ABC):
         done: dict[str, Results] = {}
         missing = wanted
         while True:
-            done.update(
-                (key, results) for key, results in self.get_many(missing).items() if results
-            )
+            for start in range(0, len(missing), BATCH_SIZE):
+                done.update(self._get_many(missing[start : start + BATCH_SIZE]))
             missing = [key for key in wanted if key not in done]
             remaining = deadline - time.monotonic()
             if not missing:
@@ -504,6 +536,19 @@ class StoreTracker(ResultTracker):
     def put(self, key: KeyType, /, **results: ResultType) -> None:
         name = normalize_key(key)
         self._store.write(name, codec.encode(normalize_results(results, key=name), key=name))
+
+    def _put_exactly(self, key: str, results: Mapping[str, Any]) -> None:
+        name = normalize_key(key)
+        self._store.write(name, codec.encode_stored(results, key=name))
+
+    def __contains__(self, key: object) -> bool:
+        # One read, nothing decoded: a stored document counts, as keys() lists it,
+        # even an empty or a corrupt one.
+        try:
+            name = normalize_key(key)
+        except InvalidKeyError:
+            return False
+        return self._store.read(name) is not None
 
     def get(self, key: KeyType) -> Results:
         name = normalize_key(key)

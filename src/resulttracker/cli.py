@@ -67,8 +67,10 @@ from .errors import (
     StatisticsError,
 )
 from .export import FORMATS as EXPORT_FORMATS
+from .export import json_text
 from .query import parse_where
 from .registry import open_tracker
+from .sorting import natural_key
 from .transfer import CopyReport
 from .transfer import copy as copy_results
 from .validation import Results, ResultType, normalize_key, normalize_keys, normalize_prefix
@@ -83,6 +85,7 @@ __all__ = [
     "output_options",
     "parse_value",
     "run",
+    "terminal_safe",
     "write_one",
     "write_rows",
 ]
@@ -117,7 +120,8 @@ class CommandError(click.ClickException):
 
     def __init__(self, message: str) -> None:
         # One line, whatever the library said: the first line carries the message.
-        super().__init__(message.strip().splitlines()[0] if message.strip() else "failed")
+        line = message.strip().splitlines()[0] if message.strip() else "failed"
+        super().__init__(terminal_safe(line))
 
 
 class InputError(CommandError):
@@ -282,21 +286,44 @@ def _console() -> Console:
     )
 
 
-_DIGITS = re.compile(r"([0-9]+)")
+# What a terminal would act on rather than show: C0 and C1 control characters
+# (ESC, BEL, CSI...), DEL, and the Unicode controls that reorder text (bidi
+# overrides and isolates, as in "Trojan Source") or break lines.
+_TERMINAL_CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+# In JSON text, C0 characters are always escaped by json.dumps; these are not.
+_JSON_UNESCAPED_CONTROLS = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
-def natural_key(text: str) -> tuple[Any, ...]:
-    """Sort key that orders digit runs by value: ``trial/2`` before ``trial/10``.
+def _escaped(match: re.Match[str]) -> str:
+    character = match.group()
+    named = _NAMED_ESCAPES.get(character)
+    if named is not None:
+        return named
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
-    Ties (``1`` and ``01``) fall back to the text itself, so the order is total.
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on rather than show
+    written as a Python-style escape (``\\x1b``, ``\\n``, ``\\u202e``).
+
+    The one escaping helper of every human format: table cells and headers,
+    notes and error lines. A backslash already in the text is left as it is.
     """
-    parts: list[Any] = _DIGITS.split(text)
-    parts[1::2] = [int(digits) for digits in parts[1::2]]
-    return (*parts, text)
+    return _TERMINAL_CONTROLS.sub(_escaped, text)
 
 
 def _json(value: Any, **options: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=True, **options)
+    # Data stays exact and the JSON valid: the characters json.dumps leaves raw
+    # (DEL, C1, bidi controls) become \uXXXX escapes of themselves.
+    text = json.dumps(value, ensure_ascii=False, allow_nan=True, **options)
+    return _JSON_UNESCAPED_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def _csv_cell(value: Any) -> str:
@@ -304,6 +331,8 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return repr(value)  # shortest round-trip form; nan, inf, -inf
+    if isinstance(value, (list, dict)):
+        return json_text(value)
     return str(value)
 
 
@@ -312,13 +341,23 @@ def _human(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return format(value, ".6g")  # nan, inf, -inf as such
+    if isinstance(value, (list, dict)):
+        return json_text(value)
     return str(value)
 
 
 def _human_statistic(mean: Any, sem: Any) -> str:
-    if _numeric(mean) and (sem is None or _numeric(sem)):
+    if _float_like(mean) and (sem is None or _float_like(sem)):
         return stats.format_statistic(mean, sem) if sem is not None else _human(mean)
     return _human(mean) if sem is None else f"{_human(mean)} ± {_human(sem)}"
+
+
+def _float_like(value: Any) -> bool:
+    """A number that converts to a float (an int written by another writer may
+    be far beyond the float range; it is then shown digit for digit)."""
+    if not _numeric(value):
+        return False
+    return isinstance(value, float) or abs(value) <= sys.float_info.max
 
 
 def _numeric(value: Any) -> bool:
@@ -374,7 +413,9 @@ def write_rows(
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(names)
         writer.writerows([_csv_cell(row.get(name)) for name in names] for row in listed)
-        click.echo(buffer.getvalue(), nl=False)
+        # color=True: click would otherwise strip what looks like ANSI codes from
+        # the data when stdout is not a terminal. CSV keeps the data exact.
+        click.echo(buffer.getvalue(), nl=False, color=True)
         return len(listed)
     if output_format == "table":
         _print_table(listed, names, merge_statistics=merge_statistics)
@@ -409,9 +450,11 @@ def _print_table(rows: Sequence[Row], names: Sequence[str], *, merge_statistics:
         right = any(_numeric(value_of(row)) for row in rows) and not any(
             isinstance(value_of(row), str) for row in rows
         )
-        table.add_column(Text(header), justify="right" if right else "left", overflow="fold")
+        table.add_column(
+            Text(terminal_safe(header)), justify="right" if right else "left", overflow="fold"
+        )
     for row in rows:
-        table.add_row(*(Text(render(row)) for _, _, render in shown))
+        table.add_row(*(Text(terminal_safe(render(row))) for _, _, render in shown))
     _console().print(table)
 
 
@@ -438,7 +481,7 @@ def write_one(row: Row, output_format: str) -> None:
         table.add_column("name")
         table.add_column("value", overflow="fold")
         for name in sorted(row, key=lambda name: (name != "key", natural_key(name))):
-            table.add_row(Text(name), Text(_human(row[name])))
+            table.add_row(Text(terminal_safe(name)), Text(terminal_safe(_human(row[name]))))
         _console().print(table)
     else:
         write_rows([row], output_format)
@@ -495,7 +538,7 @@ class ProgressBar:
 
 def _note(message: str) -> None:
     """A line of information on stderr (stdout stays parseable)."""
-    click.echo(message, err=True)
+    click.echo(terminal_safe(message), err=True)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -696,9 +739,21 @@ def parse_value(text: str) -> ResultType:
 
     Only plain decimal notation counts as a number: ``1_000``, ``0x10`` and
     ``true`` stay text.
+
+    Raises
+    ------
+    InvalidResultError
+        An integer of more digits than Python converts (4,300), which no
+        reader could read back.
     """
     if _INTEGER.fullmatch(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # over the interpreter's digit limit
+            raise InvalidResultError(
+                f"the integer {text[:12]}... has {len(text.lstrip('+-'))} digits, "
+                "more than Python reads back"
+            ) from None
     if _FLOAT.fullmatch(text):
         return float(text)
     return text
@@ -757,8 +812,9 @@ def put(key: str, results: tuple[str, ...], texts: tuple[str, ...]) -> None:
 )
 def get(key: str, output_format: str) -> None:
     """Print the results of KEY; exit status 1 if it has none."""
-    results = _settings().tracker().get(key)
-    if not results:
+    tracker = _settings().tracker()
+    results = tracker.get(key)
+    if not results and key not in tracker:  # an empty document is printed as such
         raise CommandError(f"no results at key {key!r}")
     write_one(results, output_format)
 
@@ -797,7 +853,7 @@ def list_keys(prefix: str | None, long: bool, output_format: str | None) -> None
             keys = sorted(keys, key=natural_key)
         if output_format is None:
             for key in keys:
-                click.echo(key)
+                click.echo(terminal_safe(key) if terminal else key)
         else:
             write_rows(({"key": key} for key in keys), output_format, ["key"])
         return
@@ -855,11 +911,13 @@ def _row(record: Record, columns: Sequence[str] | None = None) -> dict[str, Resu
     return {"key": record.key, **results}
 
 
-def _sort_value(results: Mapping[str, ResultType], name: str) -> ResultType | None:
+def _sort_value(results: Mapping[str, object], name: str) -> ResultType | None:
+    """The number or text to sort on; ``None`` for NaN, missing, ``null``, a
+    list or an object (sorted last)."""
     value = results.get(name, results.get(f"{name}/mean"))
     if isinstance(value, float) and math.isnan(value):
         return None
-    return value
+    return value if isinstance(value, (int, float, str)) else None
 
 
 def _sorted_records(records: list[Record], name: str, descending: bool) -> list[Record]:

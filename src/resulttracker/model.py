@@ -9,19 +9,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # annotations only; errors is a leaf module too
     from .errors import CorruptResultError
 
-__all__ = ["Change", "ChangeKind", "CheckReport", "KeyType", "Record", "ResultType", "Results"]
+__all__ = [
+    "Change",
+    "ChangeKind",
+    "CheckReport",
+    "KeyType",
+    "Record",
+    "ResultType",
+    "Results",
+    "StoredValue",
+]
 
 #: What a key may be: an ``int`` is the same key as its ``str()``.
 KeyType = int | str
 #: What ``put`` accepts as a value (NumPy scalars and subclasses are converted).
 ResultType = int | float | str
-#: One key's results.
+#: One key's results. The annotation is torchx's; what a read returns may also
+#: hold any :data:`StoredValue` (documents written by torchx or other writers).
 Results = dict[str, ResultType]
+#: What a result read from a store may be: what ``put`` writes, plus what other
+#: writers may have stored (torchx's ``put`` takes any JSON value): ``None``,
+#: lists and objects (see :mod:`resulttracker.codec`).
+StoredValue = int | float | str | None | list[Any] | dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ Comparison
 * Text compares by Unicode code point, case-sensitively.
 * A result that is missing, or of the other kind (text against a number),
   never matches, whatever the operator: ``loss != 1`` does not select keys
-  without ``loss``.
+  without ``loss``. Nor does a ``null``, a list or an object (values that
+  documents written by torchx or others may hold).
 * NaN: ``= nan`` selects NaN values and ``!= nan`` the others (NaN equals
   itself here, unlike IEEE 754, so that diverged runs can be found or left
   out); ``<``, ``<=``, ``>``, ``>=`` are false when either side is NaN.
@@ -48,7 +49,6 @@ from typing import Any
 from .errors import InvalidQueryError, NoCandidatesError
 from .model import Record
 from .stats import numeric_metric
-from .validation import ResultType
 
 __all__ = [
     "MAX_CONDITION_LENGTH",
@@ -124,15 +124,13 @@ class Condition:
     number: int | float | None
     source: str
 
-    def matches(self, results: Mapping[str, ResultType]) -> bool:
+    def matches(self, results: Mapping[str, object]) -> bool:
         """Whether ``results`` satisfy this condition (see the module docstring)."""
-        if self.name not in results:
-            return False
-        stored = results[self.name]
+        stored = results.get(self.name)
         if isinstance(stored, str):
             return _compare(stored, self.operator, self.text)
-        if self.number is None:
-            return False
+        if self.number is None or not isinstance(stored, (int, float)):
+            return False  # missing, or null, a list or an object written by another writer
         return _compare_numbers(stored, self.operator, self.number)
 
     def __str__(self) -> str:
@@ -164,7 +162,7 @@ class Where:
 
     conditions: tuple[Condition, ...] = ()
 
-    def matches(self, results: Mapping[str, ResultType]) -> bool:
+    def matches(self, results: Mapping[str, object]) -> bool:
         """Whether ``results`` satisfy every condition."""
         return all(condition.matches(results) for condition in self.conditions)
 

@@ -118,8 +118,10 @@ def _check_metric_name(name: object) -> None:
 
 def _to_float(name: str, value: object) -> float:
     if isinstance(value, str) or not isinstance(value, numbers.Real):
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:80] + "..."
         raise StatisticsTypeError(
-            f"{name!r}: {value!r} has type {type(value).__name__}; samples must be real numbers"
+            f"{name!r}: {shown} has type {type(value).__name__}; samples must be real numbers"
         )
     try:
         return float(value)
@@ -263,11 +265,12 @@ def metric(results: Mapping[str, ResultType], name: str) -> tuple[float, float |
     raise MetricNotFoundError(name, list(group(results)))
 
 
-def numeric_metric(results: Mapping[str, ResultType], name: str) -> int | float | None:
+def numeric_metric(results: Mapping[str, object], name: str) -> int | float | None:
     """The plain ``name`` or else ``name/mean`` when it is a number (not NaN);
-    ``None`` otherwise. Used by ``best``; ints stay exact."""
+    ``None`` otherwise (text, ``null``, a list or an object). Used by ``best``;
+    ints stay exact."""
     value = results.get(name, results.get(f"{name}/mean"))
-    if isinstance(value, str) or value is None:
+    if not isinstance(value, (int, float)):
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
@@ -327,7 +330,10 @@ def aggregate(
           its ``m/mean``) and the group gets what :func:`summarize` gives;
         * other statistics of the replicas (``m/std``, ``m/n``...) are not
           carried over;
-        * a ``str`` result whose replicas differ is dropped.
+        * a ``str`` result whose replicas differ is dropped;
+        * a ``null``, list or object value, or a result with an empty name
+          (documents written by torchx or others may hold them), counts as not
+          reported by that replica.
 
     Raises
     ------
@@ -351,7 +357,7 @@ def aggregate(
     identity = frozenset(identifiers)
     replicas: dict[str, list[Mapping[str, ResultType]]] = {}
     for key, results in _pairs(records):
-        replicas.setdefault(group_of(key), []).append(results)
+        replicas.setdefault(group_of(key), []).append(_scalars(results))
     grouped = {name: _per_metric(replicas[name]) for name in sorted(replicas)}
     # A name is a parameter when, in every group that has it, all the group's
     # replicas hold it with one value; one varying group makes it a measurement
@@ -363,6 +369,21 @@ def aggregate(
         if len(reports) != len(replicas[name]) or not _all_same_plain_value(reports)
     }
     return {name: _combine(per_metric, varying, identity) for name, per_metric in grouped.items()}
+
+
+def _scalars(results: Mapping[str, object]) -> Mapping[str, ResultType]:
+    """``results`` without what documents written by others may hold but no
+    put could store (``null``, lists and objects, an empty name): the replica
+    is taken not to report them."""
+    if "" not in results and all(
+        isinstance(value, (int, float, str)) for value in results.values()
+    ):
+        return results  # type: ignore[return-value]
+    return {
+        name: value
+        for name, value in results.items()
+        if name and isinstance(value, (int, float, str))
+    }
 
 
 def _pairs(

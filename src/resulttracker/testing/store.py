@@ -103,7 +103,20 @@ BAD_KEYS: list[tuple[object, str]] = [
     (None, "type NoneType"),
     (b"bytes", "type bytes"),
     (("a",), "type tuple"),
+    # int keys obey the length rules of str keys (one path segment), and an int
+    # beyond Python's digit limit is refused without being rendered.
+    (10**255, "int key 100000000000...0000 of 256 characters is longer than the 255-byte"),
+    (-(10**254), "int key -10000000000...0000 of 256 characters is longer than the 255-byte"),
+    (10**5000, "int key of about 5001 digits is longer than the 255-byte limit"),
+    (-(7**100_000), "int key of about 84510 digits is longer than the 255-byte limit"),
 ]
+
+
+def _key_id(key: object) -> str:
+    if isinstance(key, int) and key.bit_length() > 64:
+        return f"int of {key.bit_length()} bits"
+    return repr(key)[:30]
+
 
 BAD_RESULTS: list[tuple[Any, str, bool]] = [
     ({"a": None}, "type NoneType", True),
@@ -117,6 +130,9 @@ BAD_RESULTS: list[tuple[Any, str, bool]] = [
     ({"a": "é" * 513}, "limit is 1024", False),
     ({"n" * 1025: 1}, "limit is 1024", False),
     ({"a": "\udc80"}, "UTF-8", False),
+    ({"a": 10**4300}, "an integer of more than 4300 digits", False),
+    ({"a": -(10**5000)}, "an integer of more than 4300 digits", False),
+    ({"a": 7, "b": 7**100_000}, "an integer of more than 4300 digits", False),
     ({}, "no results given", False),
 ]
 
@@ -124,13 +140,47 @@ CORRUPT: list[tuple[bytes, str]] = [
     (b'{"a": 1', "not valid JSON"),
     (b"[1, 2]", "found a JSON list"),
     (b'"text"', "found a JSON str"),
-    (b'{"a": null}', "result 'a' is null"),
-    (b'{"a": [1]}', "result 'a' is a JSON list"),
-    (b'{"a": {"b": 1}}', "result 'a' is a JSON dict"),
-    (b'{"": 1}', "name is empty"),
+    (b"null", "found null"),
     (b'{"a": "\xff"}', "not valid UTF-8"),
     (b"", "not valid JSON"),
+    # Documents that cannot be decoded safely.
+    (b"[" * 100_000, "nested deeper than 64 levels"),
+    (b'{"a": ' * 100_000, "nested deeper than 64 levels"),
+    (b'{"a": ' + b"[" * 64 + b"]" * 64 + b"}", "nested deeper than 64 levels"),
+    (b'{"a": [' + b",".join([b"[]"] * 100_001) + b"]}", "more than 100000 lists and objects"),
+    (b'{"a": ' + b"7" * 4301 + b"}", "an integer has more than 4300 digits"),
+    (b'{"a": [1, -' + b"7" * 5000 + b"]}", "an integer has more than 4300 digits"),
+    (b'{"a": 1e400}', "the number 1e400 is beyond the range of a float"),
+    (b'{"a": Infinity, "b": [-1' + b"0" * 400 + b".5]}", "is beyond the range of a float"),
+    (rb'{"a": "x\ud800"}', "result 'a' holds a lone surrogate"),
+    (rb'{"a": {"b": ["\udfff"]}}', "result 'a' holds a lone surrogate"),
+    (rb'{"\udc00x": 1}', "the result name '\\udc00x' holds a lone surrogate"),
+    (rb'{"a": {"\udbff": 1}}', "a name inside result 'a' holds a lone surrogate"),
+    (b"\xef\xbb\xbf\xef\xbb\xbf{}", "not valid JSON"),  # one byte order mark is allowed
 ]
+
+#: Documents torchx 0.7.0's ``put`` writes (``json.dumps(results, indent=2)``) for
+#: values outside resulttracker's ``put`` contract, and what other writers may
+#: leave; each must read back as torchx's ``get`` (``json.loads``) returns it.
+TOLERATED: dict[str, bytes] = {
+    "null": json.dumps({"a": None, "b": 1}, indent=2).encode(),
+    "list": json.dumps({"curve": [0.5, 0.25, None, "x", True]}, indent=2).encode(),
+    "object": json.dumps({"cfg": {"lr": 0.1, "layers": [64, 64]}, "loss": 0.5}, indent=2).encode(),
+    "empty document": b"{}",
+    "empty name": json.dumps({"": 1, "x": 2}, indent=2).encode(),
+    "nan inside a list": b'{"a": [NaN, Infinity, -Infinity], "b": Infinity}',
+    "deep but bounded": b'{"a": ' + b"[" * 63 + b"]" * 63 + b"}",
+    "big int": b'{"a": -' + b"9" * 4300 + b"}",
+    "long float": b'{"a": 0.' + b"3" * 5000 + b', "b": 1e308, "c": 1e-400}',
+    "duplicate names": b'{"a": 1, "a": 2}',
+    "escaped pair": b'{"\\ud83d\\ude00": "\\ud83d\\ude00"}',
+    "byte order mark": b'\xef\xbb\xbf{"a": 1}',
+}
+
+
+def same_json(got: object, expected: object) -> bool:
+    """Equal values of the same JSON types, NaN equal to NaN."""
+    return json.dumps(got) == json.dumps(expected)
 
 
 class StoreTests:
@@ -291,9 +341,7 @@ class StoreTests:
 
     # -- validation: clear errors and nothing written ------------------------------------------
 
-    @pytest.mark.parametrize(
-        ("key", "reason"), BAD_KEYS, ids=[repr(key)[:30] for key, _ in BAD_KEYS]
-    )
+    @pytest.mark.parametrize(("key", "reason"), BAD_KEYS, ids=[_key_id(key) for key, _ in BAD_KEYS])
     def test_bad_keys_are_refused_and_nothing_is_written(
         self, harness: StoreHarness, key: Any, reason: str
     ) -> None:
@@ -310,8 +358,18 @@ class StoreTests:
             with pytest.raises(InvalidKeyError, match="key") as caught:
                 attempt()
             assert reason in str(caught.value)
+            assert len(str(caught.value)) < 400  # a huge key is never rendered whole
             assert isinstance(caught.value, ValueError)
             assert isinstance(caught.value, ResultTrackerError)
+        if isinstance(key, int) and not isinstance(key, bool):  # an int prefix too
+            loose: Any = tracker  # an int prefix is refused at run time, as the types say
+            prefix_attempts: list[Callable[[], object]] = [
+                lambda: list(loose.keys(key)),
+                lambda: loose.check(key),
+            ]
+            for prefix_attempt in prefix_attempts:
+                with pytest.raises(InvalidKeyError, match="prefix"):
+                    prefix_attempt()
         assert harness.raw_names() == set()
         assert key not in tracker
 
@@ -402,6 +460,63 @@ class StoreTests:
             assert caught.value.key == "exp/bad"
             assert caught.value.location.endswith(harness.location_of("exp/bad"))
             assert_shows_no_credentials(harness, message)
+        # Bulk reads report the key and go on with the others.
+        tracker["exp/good"] = {"x": 1}
+        reported: list[CorruptResultError] = []
+        kept = [record.key for record in tracker.scan(on_corrupt=reported.append)]
+        assert kept == ["exp/good"]
+        assert [error.key for error in reported] == ["exp/bad"]
+        assert reason in str(reported[0])
+        report = tracker.check()
+        assert report.checked == 2
+        assert [error.key for error in report.corrupt] == ["exp/bad"]
+        assert harness.raw_read("exp/good") == b'{\n  "x": 1\n}'
+
+    # -- read tolerant: what torchx and other writers legitimately store ----------------------
+
+    @pytest.mark.parametrize("name", list(TOLERATED))
+    def test_documents_torchx_writes_read_back_as_torchx_reads_them(
+        self, harness: StoreHarness, name: str
+    ) -> None:
+        data = TOLERATED[name]
+        expected = json.loads(data.decode("utf-8-sig"))
+        harness.raw_write("exp/k", data)
+        tracker = harness.tracker
+        assert same_json(tracker.get("exp/k"), expected)
+        assert same_json(
+            tracker.get_many(["exp/k", "exp/missing"]), {"exp/k": expected, "exp/missing": {}}
+        )
+        records = list(tracker.scan())
+        assert [record.key for record in records] == ["exp/k"]
+        assert same_json(records[0].results, expected)
+        assert list(tracker.keys()) == ["exp/k"]
+        assert "exp/k" in tracker
+        assert "exp/missing" not in tracker
+        assert same_json(tracker.wait("exp/k", timeout=0), expected)
+        assert tracker.check().ok
+        assert harness.raw_read("exp/k") == data  # reading changes nothing
+
+    def test_an_empty_document_is_a_stored_key(self, harness: StoreHarness) -> None:
+        harness.raw_write("done", b"{}")
+        harness.raw_write("corrupt", b"{")
+        tracker = harness.tracker
+        assert tracker.get("done") == {}
+        assert "done" in tracker
+        assert "corrupt" in tracker  # stored, as keys() lists it; get raises
+        tracker.delete("corrupt")
+        assert list(tracker.keys()) == ["done"]
+        assert len(tracker) == 1
+        assert [(r.key, r.results) for r in tracker.scan()] == [("done", {})]
+        assert tracker.wait_many(["done"], timeout=0) == {"done": {}}
+        with pytest.raises(WaitTimeoutError, match="'other'"):
+            tracker.wait_many(["done", "other"], timeout=0)
+
+    def test_put_still_refuses_what_reads_tolerate(self, harness: StoreHarness) -> None:
+        for results in ({"a": None}, {"a": [1]}, {"a": {"b": 1}}, {}):
+            with pytest.raises(InvalidResultError):
+                harness.tracker.put("k", **results)
+        assert harness.raw_read("k") is None
+        assert list(harness.tracker.keys()) == []
 
     # -- listing, deletion ---------------------------------------------------------------------
 
@@ -635,13 +750,13 @@ class StoreTests:
     def test_check_reports_corrupt_keys_and_removes_none(self, harness: StoreHarness) -> None:
         tracker = harness.tracker
         tracker["ok"] = {"x": 1}
-        harness.raw_write("bad", b'{"x": null}')
+        harness.raw_write("bad", b'{"x": 1e999}')
         report = tracker.check()
         assert report.checked == 2
         assert [error.key for error in report.corrupt] == ["bad"]
         assert not report.ok
         assert tracker.check(fix=True, min_age=0).corrupt  # corrupt data is never removed
-        assert harness.raw_read("bad") == b'{"x": null}'
+        assert harness.raw_read("bad") == b'{"x": 1e999}'
         assert tracker.check(prefix="ok").ok
 
     # -- model-based: random operations agree with a dict -------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,6 +23,7 @@ from resulttracker.query import (
     Where,
     parse_condition,
     parse_where,
+    parse_where_text,
 )
 
 from .conftest import StoreHarness
@@ -408,3 +412,95 @@ def test_best_refuses_bad_arguments(
     fill(store)
     with pytest.raises(InvalidQueryError, match=fragment):
         store.tracker.best(**kwargs)  # type: ignore[arg-type]
+
+
+# -- the golden cases shared with the dashboard's port (tests/where_cases.json) -------------
+
+WHERE_CASES_FILE = Path(__file__).with_name("where_cases.json")
+WHERE_CASES: dict[str, list[dict[str, Any]]] = json.loads(
+    WHERE_CASES_FILE.read_text(encoding="utf-8")
+)
+
+
+def _golden_number(number: int | float | None) -> dict[str, Any] | None:
+    """A parsed number as the golden file writes it (kind and exact value)."""
+    if number is None:
+        return None
+    if isinstance(number, bool):
+        return {"bool": number}
+    if isinstance(number, int):
+        return {"int": str(number)}
+    return {"float": repr(number)}
+
+
+def _golden_outcome(parse: Any, text: str) -> dict[str, Any]:
+    try:
+        parsed = parse(text)
+    except InvalidQueryError as error:
+        return {
+            "text": text,
+            "error": {"reason": error.reason, "position": error.position, "message": str(error)},
+        }
+    conditions = parsed.conditions if isinstance(parsed, Where) else (parsed,)
+    return {
+        "text": text,
+        "conditions": [
+            {
+                "name": condition.name,
+                "operator": condition.operator,
+                "text": condition.text,
+                "number": _golden_number(condition.number),
+                "source": condition.source,
+            }
+            for condition in conditions
+        ],
+    }
+
+
+def test_the_golden_file_is_substantial() -> None:
+    for function in ("parse_condition", "parse_where_text"):
+        cases = WHERE_CASES[function]
+        texts = [case["text"] for case in cases]
+        assert len(texts) == len(set(texts)), f"a {function} case is written twice"
+        refused = [case for case in cases if "error" in case]
+        assert len(refused) >= 15, function
+        assert len(cases) - len(refused) >= 15, function
+    accepted = [c for case in WHERE_CASES["parse_condition"] for c in case.get("conditions", [])]
+    assert {c["operator"] for c in accepted} == {"=", "!=", "<", "<=", ">", ">="}
+    kinds = {next(iter(c["number"])) for c in accepted if c["number"] is not None}
+    assert kinds == {"int", "float", "bool"}
+    floats = {c["number"]["float"] for c in accepted if c["number"] and "float" in c["number"]}
+    assert {"nan", "inf", "-inf", "-0.0"} <= floats
+    reasons = {
+        case["error"]["reason"].split(" (")[0][:20]
+        for case in WHERE_CASES["parse_condition"]
+        if "error" in case
+    }
+    assert len(reasons) >= 10  # every kind of refusal, not one kind many times
+
+
+@pytest.mark.parametrize(
+    ("function", "index"),
+    [
+        (function, index)
+        for function in ("parse_condition", "parse_where_text")
+        for index in range(len(WHERE_CASES[function]))
+    ],
+    ids=lambda value: str(value),
+)
+def test_the_library_gives_exactly_the_golden_outcome(function: str, index: int) -> None:
+    case = WHERE_CASES[function][index]
+    parse = parse_condition if function == "parse_condition" else parse_where_text
+    assert _golden_outcome(parse, case["text"]) == case
+
+
+def test_parse_where_text_sources_parse_back_alone() -> None:
+    # the dashboard sends each condition's source to the server, which parses it alone
+    for case in WHERE_CASES["parse_where_text"]:
+        for expected in case.get("conditions", []):
+            again = parse_condition(expected["source"])
+            assert (again.name, again.operator, again.text) == (
+                expected["name"],
+                expected["operator"],
+                expected["text"],
+            )

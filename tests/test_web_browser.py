@@ -24,9 +24,11 @@ from typing import Any
 import pytest
 
 from resulttracker import FsspecResultTracker, ResultTracker
-from resulttracker.query import parse_where
+from resulttracker.errors import InvalidQueryError
+from resulttracker.query import parse_where, parse_where_text
 from resulttracker.stats import IDENTIFIERS, aggregate, format_statistic
 from resulttracker.web import make_app, write_report
+from resulttracker.web.report import bundle_modules
 from resulttracker.web.server import run_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -405,7 +407,109 @@ def test_the_page_reads_where_exactly_as_the_library(browser: Any, tmp_path: Pat
                 " catch (e) { return e.message; } }",
                 condition,
             )
-            assert error is not None, condition
+            with pytest.raises(InvalidQueryError) as refused:
+                parse_where_text(condition)
+            assert error == str(refused.value), condition
+    finally:
+        checker.close()
+
+
+WHERE_CASES_FILE = Path(__file__).with_name("where_cases.json")
+
+# A function run in the page: every golden case through the page's parser.
+CHECK_GOLDEN_CASES = Path(__file__).with_name("check_where_cases.js").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("where", ["report", "live"])
+def test_the_page_parses_every_golden_where_case_as_the_library(
+    browser: Any, tmp_path: Path, where: str
+) -> None:
+    source = WHERE_CASES_FILE.read_text(encoding="utf-8")
+    golden = json.loads(source)
+    tracker = FsspecResultTracker(tmp_path / "store")
+    checker = Page(browser, offline=where == "report")
+    server = None
+    try:
+        if where == "report":
+            report = tmp_path / "empty.html"
+            write_report(tracker, str(report))
+            view = checker.open(report.as_uri())
+        else:
+            server = run_server(make_app(tracker, refresh=30), "127.0.0.1", 0)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            view = checker.open(f"http://127.0.0.1:{server.server_address[1]}/")
+        outcome = json.loads(view.evaluate(CHECK_GOLDEN_CASES, source))
+        assert outcome["checked"] == len(golden["parse_condition"]) + len(
+            golden["parse_where_text"]
+        )
+        assert outcome["problems"] == []
+        assert checker.errors == []
+    finally:
+        checker.close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.mark.parametrize("where", ["report", "live"])
+def test_a_refused_filter_shows_the_library_message(
+    served: tuple[str, FsspecResultTracker], browser: Any, tmp_path: Path, where: str
+) -> None:
+    url, tracker = served
+    checker = Page(browser, offline=where == "report")
+    try:
+        if where == "report":
+            report = tmp_path / "report.html"
+            write_report(tracker, str(report))
+            url = report.as_uri()
+        view = checker.open(url)
+        before = table_keys(view)
+        for text in [
+            "acc > 0.3 or optimizer = adam",
+            "acc >",
+            "'acc > 1",
+            "\U0001f600\U0001f600 ~ 1",
+        ]:
+            with pytest.raises(InvalidQueryError) as refused:
+                parse_where_text(text)
+            view.fill("#where", text)
+            view.click("#apply")
+            expect(view.locator("#filter-error")).to_have_text(str(refused.value))
+            assert table_keys(view) == before  # the refused filter changed nothing
+        view.fill("#where", "optimizer = adam AND acc > 0.3")
+        view.click("#apply")
+        expected = [
+            r.key for r in tracker.select(None, parse_where_text("optimizer = adam AND acc > 0.3"))
+        ]
+        expect(view.locator("#row-count")).to_have_text(f"{len(expected)} results")
+        assert view.text_content("#filter-error") == ""
+        assert table_keys(view) == expected
+        assert checker.errors == []
+    finally:
+        checker.close()
+
+
+def test_a_bundle_runs_each_module_once_after_its_imports(browser: Any) -> None:
+    script = bundle_modules(
+        {
+            "main.js": 'import { a } from "./a.js";\nimport { b } from "./b.js";\n'
+            'import { runs } from "./base.js";\n'
+            "const strict = (function () { return this; })() === undefined;\n"
+            "window.bundled = { a: a, b: b(), runs: runs(), strict: strict };",
+            "a.js": 'import { base } from "./base.js";\nexport const a = base + 1;',
+            "b.js": 'import { base } from "./base.js";\nexport function b() { return base + 2; }',
+            "base.js": "let count = 0;\ncount += 1;\nexport const base = 40;\n"
+            "export function runs() { return count; }",
+        }
+    )
+    checker = Page(browser)
+    try:
+        checker.page.set_content("<!doctype html><title>bundle</title>")
+        checker.page.add_script_tag(content=script)
+        found = checker.page.evaluate("() => window.bundled")
+        assert found == {"a": 41, "b": 42, "runs": 1, "strict": True}
+        assert checker.page.evaluate("() => typeof window.base") == "undefined"  # nothing leaks
+        assert checker.errors == []
     finally:
         checker.close()
 

@@ -283,7 +283,8 @@ def test_every_answer_carries_the_security_headers(running: Running) -> None:
     cases: list[tuple[str, str, str | None, int]] = [
         ("GET", "/", None, 200),
         ("HEAD", "/", None, 200),
-        ("GET", "/static/app.js", None, 200),
+        ("GET", "/static/main.js", None, 200),
+        ("GET", "/static/where.js", None, 200),
         ("GET", "/static/app.css", None, 200),
         ("GET", "/static/plotly.min.js", None, 200),
         ("GET", "/api/config", None, 200),

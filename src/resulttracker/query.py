@@ -33,16 +33,29 @@ Comparison
   out); ``<``, ``<=``, ``>``, ``>=`` are false when either side is NaN.
   Infinities order as usual: ``loss < inf`` selects every finite loss.
 
+Several conditions in one text
+------------------------------
+Where one text box holds the whole filter (the dashboard's), conditions are
+joined by the word ``and`` (any case) with whitespace on both sides:
+``loss < 0.5 and optimizer = adam``; an empty text is no condition.
+:func:`parse_where_text` reads that form; ``parse_where`` and
+``parse_condition`` do not (they take one condition per string).
+
 Conditions are parsed by the small scanner below; nothing is ever evaluated
 as code. A malformed condition raises :class:`InvalidQueryError` whose message
 shows the condition with a caret under the problem.
+
+The dashboard's page carries a port of this scanner (``web/static/where.js``);
+``tests/where_cases.json`` holds the golden cases (accepted text with its
+parse, refused text with the exact message and position) that this module and
+the page must both reproduce: change the grammar there first.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +72,7 @@ __all__ = [
     "best_record",
     "parse_condition",
     "parse_where",
+    "parse_where_text",
 ]
 
 #: Longest condition accepted, in characters: room for the longest result name
@@ -222,6 +236,29 @@ def parse_condition(text: str) -> Condition:
     return _Scanner(text).condition()
 
 
+def parse_where_text(text: str) -> Where:
+    """Parse a whole filter written in one text: conditions joined by ``and``.
+
+    ``"loss < 0.5 and optimizer = adam"`` gives two conditions, each with the
+    text of that condition alone as its ``source``; an empty (or blank) text
+    gives no condition. ``and`` is a joiner only between whitespace after a
+    complete condition, so a name or value ``and`` needs no quotes.
+
+    Raises
+    ------
+    InvalidQueryError
+        The text is malformed; ``position`` and the message's caret show where
+        in the whole text.
+    """
+    if not isinstance(text, str):
+        raise InvalidQueryError(f"a where text must be a str, got {type(text).__name__}")
+    if len(text) > MAX_CONDITION_LENGTH:
+        raise InvalidQueryError(
+            f"a where text of {len(text)} characters is over the limit of {MAX_CONDITION_LENGTH}"
+        )
+    return Where(tuple(_Scanner(text).conditions()))
+
+
 class _Scanner:
     """A left-to-right scanner over one condition; every error names a position."""
 
@@ -244,10 +281,53 @@ class _Scanner:
         self.skip_spaces()
         if self.at_end():
             raise self.fail("the condition is empty; expected NAME OP VALUE, e.g. 'loss < 0.5'")
-        name_start = self.position
+        finish = self.one_condition()
+        self.skip_spaces()
+        if not self.at_end():
+            raise self.fail(
+                "unexpected text after the value; quote a value that holds spaces, "
+                "and give several conditions as separate strings (they are AND-ed)"
+            )
+        return finish(self.text)
+
+    def conditions(self) -> list[Condition]:
+        """Conditions joined by ``and`` up to the end of the text (none if blank)."""
+        found: list[Condition] = []
+        self.skip_spaces()
+        while not self.at_end():
+            start = self.position
+            finish = self.one_condition()
+            end = self.position
+            self.skip_spaces()
+            if not self.at_end():
+                following = self.text[self.position + 3 : self.position + 4]
+                if (
+                    self.position == end
+                    or self.text[self.position : self.position + 3].lower() != "and"
+                    or not (following == "" or following.isspace())
+                ):
+                    raise self.fail(
+                        "unexpected text after the value; quote a value that holds spaces, "
+                        "and join conditions with 'and'"
+                    )
+                self.position += 3
+                self.skip_spaces()
+                if self.at_end():
+                    raise self.fail("expected a condition after 'and'")
+            found.append(finish(self.text[start:end]))
+        return found
+
+    def one_condition(self) -> Callable[[str], Condition]:
+        """Read ``NAME OP VALUE`` from here, up to the end of the value.
+
+        Returns the function that makes the :class:`Condition` (given its
+        source): the value is read as a number only once the caller has
+        checked what follows it, so that error comes first.
+        """
+        start = self.position
         name, _ = self.term("name")
         if not name:
-            raise self.fail("the name is empty", name_start)
+            raise self.fail("the name is empty", start)
         self.skip_spaces()
         op = self.operator(name)
         self.skip_spaces()
@@ -255,20 +335,13 @@ class _Scanner:
             raise self.fail(f"expected a value after {op!r}")
         value_start = self.position
         value, quoted = self.term("value")
-        self.skip_spaces()
-        if not self.at_end():
-            raise self.fail(
-                "unexpected text after the value; quote a value that holds spaces, "
-                "and give several conditions as separate strings (they are AND-ed)"
-            )
-        number = None if quoted else _read_number(value, self, value_start)
-        return Condition(
-            name=name,
-            operator="=" if op == "==" else op,
-            text=value,
-            number=number,
-            source=self.text,
-        )
+
+        def finish(source: str) -> Condition:
+            number = None if quoted else _read_number(value, self, value_start)
+            operator = "=" if op == "==" else op
+            return Condition(name=name, operator=operator, text=value, number=number, source=source)
+
+        return finish
 
     def term(self, what: str) -> tuple[str, bool]:
         """Read a quoted or bare name or value; return it and whether it was quoted."""

@@ -3,8 +3,13 @@
 The file holds the page, plotly.js, the dashboard script and the records
 (as JSON in a ``<script type="application/json">`` block), so it opens from a
 mail attachment or a bucket with no network. The where filter and the prefix
-box run in the page itself (``app.js`` has a small evaluator of the library's
-syntax; nothing is ever evaluated as code).
+box run in the page itself (``where.js`` is a port of the library's scanner,
+checked against the golden cases in ``tests/where_cases.json``; nothing is ever
+evaluated as code).
+
+The page's ES modules become one inline classic script (:func:`bundle_modules`):
+a ``file://`` page cannot import modules (no origin), and the policy below
+allows the inline scripts by hash only, with no ``data:`` or ``blob:`` sources.
 
 Escaping: in the JSON block every ``<``, ``>``, ``&`` and the two JavaScript
 line separators are written as ``\\uXXXX`` escapes, so no key or value can
@@ -20,8 +25,10 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -29,9 +36,9 @@ from ..api import ResultTracker
 from ..errors import StoreError
 from ..query import parse_where
 from ._records import corrupt_payload, matches, read_records, records_payload
-from .server import plotly_script, static_file
+from .server import PAGE_MODULES, plotly_script, static_file
 
-__all__ = ["embed_json", "report_html", "write_report"]
+__all__ = ["bundle_modules", "embed_json", "report_html", "write_report"]
 
 _JSON_ESCAPES = {
     "<": "\\u003c",
@@ -64,6 +71,106 @@ def _inline_script(source: str, name: str) -> str:
     return source
 
 
+_IMPORT = re.compile(r'import \{ ?([\w$]+(?:, ?[\w$]+)*),? ?\} from "\./([\w.-]+\.js)";')
+_EXPORT = re.compile(r"export (?:async function|function|class|const) ([\w$]+)(?![\w$])")
+_MODULES_NAME = "__resulttrackerModules"
+
+
+def _read_module(name: str, source: str) -> tuple[dict[str, list[str]], list[str], str]:
+    """The imports (module -> names), the exported names and the body of a module."""
+    imports: dict[str, list[str]] = {}
+    exports: list[str] = []
+    body: list[str] = []
+    for number, line in enumerate(source.splitlines(), 1):
+        if line.startswith("import"):
+            found = _IMPORT.fullmatch(line.rstrip())
+            if found is None:
+                raise ValueError(
+                    f"{name}:{number}: only 'import {{ names }} from \"./module.js\";' can be "
+                    f"inlined, not {line.strip()[:80]!r}"
+                )
+            names = [part.strip() for part in found.group(1).split(",")]
+            imports.setdefault(found.group(2), []).extend(names)
+            continue
+        if line.startswith("export"):
+            found = _EXPORT.match(line)
+            if found is None:
+                raise ValueError(
+                    f"{name}:{number}: only 'export' before a function, class or const can be "
+                    f"inlined, not {line.strip()[:80]!r}"
+                )
+            exports.append(found.group(1))
+            line = line[len("export ") :]
+        elif re.search(r"\bimport\s*[(.]|^\s+(?:import|export)\b", line):
+            raise ValueError(
+                f"{name}:{number}: a dynamic or indented import/export cannot be inlined"
+            )
+        body.append(line)
+    return imports, exports, "\n".join(body)
+
+
+def bundle_modules(sources: Mapping[str, str], entry: str = "main.js") -> str:
+    """The ES modules ``sources`` (file name -> text) as one classic script.
+
+    Each module runs once, after the modules it imports (depth first from
+    ``entry``), in a function of its own that returns its exports; its
+    ``import`` lines become reads of those. Only the plain forms are accepted,
+    ``import { a, b } from "./other.js";`` and ``export`` before a function,
+    class or const (whose bindings never change, so a copy is as good as the
+    live binding of a module); anything else is refused rather than inlined
+    wrongly.
+
+    Raises
+    ------
+    ValueError
+        A module imports a module not in ``sources``, imports a name the other
+        does not export, the imports form a cycle, or a line uses a form of
+        import or export that cannot be inlined.
+    """
+    read = {name: _read_module(name, source) for name, source in sources.items()}
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(name) :], name])
+            raise ValueError(f"the modules import each other in a cycle: {cycle}")
+        if name not in read:
+            importer = f"{visiting[-1]} imports " if visiting else ""
+            raise ValueError(f"{importer}{name!r}, which is not among the modules")
+        visiting.append(name)
+        for imported, names in read[name][0].items():
+            visit(imported)
+            missing = [n for n in names if n not in read[imported][1]]
+            if missing:
+                raise ValueError(f"{name} imports {missing[0]!r}, which {imported} does not export")
+        visiting.pop()
+        order.append(name)
+
+    visit(entry)
+    parts = ["(() => {", '"use strict";', f"const {_MODULES_NAME} = new Map();"]
+    for name in order:
+        imports, exports, body = read[name]
+        parts.append(f"// ---- {name}")
+        parts.append(f"{_MODULES_NAME}.set({json.dumps(name)}, (() => {{")
+        for imported, names in imports.items():
+            parts.append(
+                f"const {{ {', '.join(names)} }} = {_MODULES_NAME}.get({json.dumps(imported)});"
+            )
+        parts.append(body)
+        parts.append(f"return {{ {', '.join(exports)} }};")
+        parts.append("})());")
+    parts.append("})();")
+    return "\n".join(parts) + "\n"
+
+
+def page_script() -> str:
+    """The page's modules (:data:`~resulttracker.web.server.PAGE_MODULES`) as one script."""
+    return bundle_modules({name: static_file(name).decode() for name in PAGE_MODULES})
+
+
 def _script_hash(source: str) -> str:
     digest = hashlib.sha256(source.encode()).digest()
     return "'sha256-" + base64.b64encode(digest).decode() + "'"
@@ -72,7 +179,7 @@ def _script_hash(source: str) -> str:
 def report_html(payload: dict[str, Any]) -> str:
     """The report page for ``payload`` (``{"records": [...], ...}``)."""
     plotly_source = _inline_script(plotly_script().decode(), "plotly.min.js")
-    app_source = _inline_script(static_file("app.js").decode(), "app.js")
+    app_source = _inline_script(page_script(), "the page's modules")
     style = static_file("app.css").decode()
     if "</style" in style.lower():
         raise ValueError("app.css contains '</style' and cannot be inlined")

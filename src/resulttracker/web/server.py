@@ -2,9 +2,9 @@
 
 Routes (``GET`` and ``HEAD`` only; every other method is refused with 405):
 
-* ``/`` the page; ``/static/app.js``, ``/static/app.css`` and
-  ``/static/plotly.min.js`` its scripts and style, from a fixed table (no
-  request ever names a file);
+* ``/`` the page; ``/static/<module>.js`` (the page's ES modules, see
+  :data:`PAGE_MODULES`), ``/static/app.css`` and ``/static/plotly.min.js`` its
+  scripts and style, from a fixed table (no request ever names a file);
 * ``/api/config`` the poll interval and the store's type;
 * ``/api/records?since=&prefix=&where=`` records under ``prefix`` matching
   every ``where`` condition (the library's syntax, parsed by
@@ -53,6 +53,7 @@ from ._records import ChangeLog, InvalidCursorError, snapshot_payload
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
+    "PAGE_MODULES",
     "SECURITY_HEADERS",
     "DashboardApp",
     "DashboardServer",
@@ -81,6 +82,28 @@ SECURITY_HEADERS = (
     ("Cross-Origin-Resource-Policy", "same-origin"),
 )
 
+#: The page's ES modules in ``static/``, one per concern; ``main.js`` is the
+#: entry point. Served as they are (``<script type="module">``, no build step);
+#: the report inlines them as one script (:func:`resulttracker.web.report.bundle_modules`).
+PAGE_MODULES = (
+    "main.js",
+    "values.js",
+    "where.js",
+    "statistics.js",
+    "dom.js",
+    "state.js",
+    "table.js",
+    "plots.js",
+    "trials.js",
+    "scatter.js",
+    "parallel.js",
+    "groups.js",
+    "views.js",
+    "live.js",
+    "downloads.js",
+)
+
+_MODULE_PATHS = {f"/static/{name}": name for name in PAGE_MODULES}
 _RECORD_PARAMETERS = {"since", "prefix", "where"}
 _GZIP_MINIMUM = 1024
 
@@ -124,7 +147,8 @@ def plotly_script() -> bytes:
 
 
 def static_file(name: str) -> bytes:
-    """One of the dashboard's own files (``app.js``, ``app.css``, ``index.html``)."""
+    """One of the dashboard's own files (a module of :data:`PAGE_MODULES`, ``app.css``,
+    ``index.html``)."""
     return (resources.files(__package__) / "static" / name).read_bytes()
 
 
@@ -223,8 +247,8 @@ class DashboardApp:
                 [("Content-Type", "text/html; charset=utf-8")],
                 static_file("index.html"),
             )
-        if path == "/static/app.js":
-            return _static("text/javascript; charset=utf-8", static_file("app.js"))
+        if path in _MODULE_PATHS:
+            return _static("text/javascript; charset=utf-8", static_file(_MODULE_PATHS[path]))
         if path == "/static/app.css":
             return _static("text/css; charset=utf-8", static_file("app.css"))
         if path == "/static/plotly.min.js":

@@ -41,6 +41,10 @@ class StoreHarness:
     text_only: bool = False
     #: How ``repr`` shows ``base`` (credentials hidden); ``base`` itself by default.
     shown_base: str = ""
+    #: Object stores: the bucket (container) holding ``base``, and the names of
+    #: every bucket of the store, read without resulttracker.
+    container: str = ""
+    raw_containers: Callable[[], set[str]] | None = None
 
     def __post_init__(self) -> None:
         self.shown_base = self.shown_base or self.base
@@ -53,6 +57,12 @@ class StoreHarness:
     def isolated_tracker(self) -> StoreTracker:
         """A tracker on a second base of the same kind, sharing nothing with this one."""
         return self.new_tracker(self.base + "-other")
+
+    def missing_container_base(self) -> str:
+        """``base`` with its bucket (container) replaced by one that does not exist."""
+        assert self.container, f"{self.name} has no buckets"
+        missing = f"missing-{os.getpid()}-{next(_bucket_numbers)}"
+        return self.base.replace(f"://{self.container}/", f"://{missing}/", 1)
 
     def location_of(self, key: str) -> str:
         """How the location of ``key`` in error messages ends."""
@@ -143,8 +153,18 @@ def s3_harness(endpoint: str, bucket: str, client: Any) -> StoreHarness:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
         return {item["Key"] for page in pages for item in page.get("Contents", [])}
 
+    def raw_containers() -> set[str]:
+        return {item["Name"] for item in client.list_buckets()["Buckets"]}
+
     return StoreHarness(
-        "s3", f"s3://{bucket}/base", s3_options(endpoint), raw_write, raw_read, raw_names
+        "s3",
+        f"s3://{bucket}/base",
+        s3_options(endpoint),
+        raw_write,
+        raw_read,
+        raw_names,
+        container=bucket,
+        raw_containers=raw_containers,
     )
 
 
@@ -176,4 +196,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarne
 @pytest.fixture(params=["local", "memory", "s3"])
 def file_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarness]:
     """Each fsspec file system in turn, empty: for tests about paths and URLs."""
+    yield from _harness(request, tmp_path, request.param)
+
+
+#: The object stores: each runs the object-store tests (tests/test_object_stores.py).
+OBJECT_STORES = ["s3"]
+
+
+@pytest.fixture(params=OBJECT_STORES)
+def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarness]:
+    """Each object store in turn (a real server on loopback), with an empty bucket."""
     yield from _harness(request, tmp_path, request.param)

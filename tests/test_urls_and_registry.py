@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import sys
 
 import pytest
 
@@ -57,9 +58,24 @@ def test_open_tracker_names_the_extra_for_a_missing_backend(
         open_tracker("fancydb://host/x")
 
 
-def test_missing_filesystem_package_names_the_extra() -> None:
-    with pytest.raises(ImportError, match=re.escape("pip install 'resulttracker[gcs]'")):
-        FsspecResultTracker("gs://bucket/x")
+@pytest.mark.parametrize(
+    ("url", "package", "extra"),
+    [
+        ("gs://bucket/x", "gcsfs", "gcs"),
+        ("az://container/x", "adlfs", "azure"),
+        ("s3://bucket/x", "s3fs", "s3"),
+    ],
+)
+def test_missing_filesystem_package_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, url: str, package: str, extra: str
+) -> None:
+    # The test set-up installs every extra: hide the package as an absent one is.
+    imported = sys.modules["fsspec.registry"]._registry  # fsspec.registry is a mapping
+    monkeypatch.setitem(sys.modules, package, None)
+    for protocol in list(imported):
+        monkeypatch.delitem(imported, protocol)
+    with pytest.raises(ImportError, match=re.escape(f"pip install 'resulttracker[{extra}]'")):
+        FsspecResultTracker(url, skip_instance_cache=True)
 
 
 def test_empty_base_is_refused() -> None:

@@ -200,6 +200,15 @@ class ResultTracker(abc.ABC):
         """Remove one file listed by :meth:`_temporary_files`; whether it was there."""
         raise NotImplementedError(f"{type(self).__name__} has no temporary files")
 
+    def exists(self) -> bool:
+        """Whether the store this tracker points at exists (a missing base is not
+        the same as an empty one: reading commands use this to say so).
+
+        Note for implementers: this default says ``True``; stores whose base can be
+        missing (a folder, a bucket) override it with one cheap check.
+        """
+        return True
+
     # -- the derived API -------------------------------------------------------------
 
     def keys(self, prefix: str | None = None) -> Iterator[str]:

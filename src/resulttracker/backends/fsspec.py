@@ -33,7 +33,7 @@ from .._urls import redact_url
 from ..api import BATCH_SIZE, StoreTracker
 from ..codec import MAX_DOCUMENT_BYTES
 from ..errors import InvalidKeyError, KeyConflictError, ResultTrackerError, StoreError
-from ..validation import TEMP_PREFIX, key_has_prefix
+from ..validation import TEMP_PREFIX, key_has_prefix, normalize_key
 
 __all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles"]
 
@@ -113,7 +113,11 @@ class FsspecResultTracker(StoreTracker):
             self._files = LocalFiles(root)
         else:
             self._files = RemoteFiles(
-                fs, root, shown_base=self._shown_base, operation_timeout=operation_timeout
+                fs,
+                root,
+                shown_base=self._shown_base,
+                operation_timeout=operation_timeout,
+                reopen=lambda: _open_filesystem(base, storage_options)[0],
             )
 
     @property
@@ -123,6 +127,22 @@ class FsspecResultTracker(StoreTracker):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._shown_base!r})"
+
+    def exists(self) -> bool:
+        """Whether the base can hold keys yet: on object stores, whether its bucket
+        (container) exists; on folders (and ``memory://``), whether the folder does.
+
+        An existing base with no keys is empty, not missing. One request on
+        object stores.
+
+        Raises
+        ------
+        StoreError
+            The store could not be asked (unreachable, refused, timed out).
+        """
+        if isinstance(self._files, LocalFiles):
+            return os.path.isdir(self._files.root)
+        return self._files.exists()
 
     # The storage primitives: plain delegation to the driver.
 
@@ -399,6 +419,35 @@ class LocalFiles:
 
 _MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
+#: The codes with which object stores say that the bucket (container) itself does
+#: not exist, as opposed to one key: S3's ``NoSuchBucket``, Azure's
+#: ``ContainerNotFound``. Both arrive as the cause of a ``FileNotFoundError`` that
+#: also stands for a missing key, so telling them apart costs no request.
+_MISSING_CONTAINER_CODES = frozenset({"NoSuchBucket", "ContainerNotFound"})
+
+#: What each object store calls the top level of its paths.
+_CONTAINER_WORD = {"az": "container", "abfs": "container", "abfss": "container"}
+
+
+def _says_container_is_missing(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it was raised from) says the bucket is missing."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "error_code", None)  # azure-core's HttpResponseError
+        response = getattr(current, "response", None)
+        if isinstance(response, dict):  # botocore's ClientError
+            code = response.get("Error", {}).get("Code", code)
+        if isinstance(code, str) and code in _MISSING_CONTAINER_CODES:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class _MissingContainerError(StoreError):
+    """The bucket (container) of an object-store base does not exist."""
+
 
 def _modified(info: Mapping[str, Any]) -> datetime | None:
     """The modification time in an fsspec ``info`` dict, whatever the store calls it."""
@@ -417,6 +466,14 @@ def _modified(info: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def _is_key(name: str) -> bool:
+    try:
+        normalize_key(name)
+    except InvalidKeyError:
+        return False
+    return True
+
+
 class RemoteFiles:
     """File I/O through an fsspec file system; one request per write.
 
@@ -424,29 +481,60 @@ class RemoteFiles:
     system's event loop under one deadline, ``operation_timeout`` seconds: the
     storage libraries' own retries can otherwise stack up to minutes against an
     endpoint that accepts connections and never answers.
+
+    Object stores (file systems with buckets) never get a bucket created: a
+    missing one is a :class:`StoreError` naming it, from every operation.
+
+    ``reopen`` builds the file system anew; it is called in a child process
+    after ``os.fork()``, where the parent's event loop, its thread and its
+    connections do not exist.
     """
 
     def __init__(
-        self, fs: Any, root: str, *, shown_base: str, operation_timeout: float | None
+        self,
+        fs: Any,
+        root: str,
+        *,
+        shown_base: str,
+        operation_timeout: float | None,
+        reopen: Callable[[], Any] | None = None,
     ) -> None:
-        self.fs = fs
         self.root = root
         self.operation_timeout = operation_timeout
-        self._async = bool(getattr(fs, "async_impl", False))
         self._prefix = root + "/" if root else ""
         self._shown_base = shown_base
+        self._reopen = reopen
+        self._fs = fs
+        self._pid = os.getpid()
+        self._async = bool(getattr(fs, "async_impl", False))
+        self._split_path: Callable[[str], tuple[str, ...]] | None = getattr(fs, "split_path", None)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         self._protocol = protocol
         self._url_prefix = f"{protocol}://{self._prefix}"
-        self._split_path: Callable[[str], tuple[str, ...]] | None = getattr(fs, "split_path", None)
+        #: The bucket (container) holding the base; "" on file systems without buckets.
+        self.container = str(self._split_path(root)[0]) if self._split_path and root else ""
+        self._container_word = _CONTAINER_WORD.get(protocol, "bucket")
+
+    @property
+    def fs(self) -> Any:
+        """The file system, rebuilt on first use in a forked child process."""
+        if self._pid != os.getpid():
+            # fsspec refuses to use an async file system in a forked child ("not
+            # fork-safe"): its loop and sessions stayed with the parent. (The new
+            # one is of the same class: ``_async`` and ``_split_path`` still hold.)
+            if self._reopen is not None:
+                self._fs = self._reopen()
+            self._pid = os.getpid()
+        return self._fs
 
     def path(self, key: str) -> str:
         path = self._prefix + key
-        if self._split_path is not None:
+        split_path = self._split_path
+        if split_path is not None:
             # Some file systems read parts of a path as options (s3fs takes
             # "?versionId=..." as an object version): refuse a key that would not
             # be stored literally rather than write it somewhere else.
-            bucket, name, *_ = self._split_path(path)
+            bucket, name, *_ = split_path(path)
             if f"{bucket}/{name}" != path:
                 raise InvalidKeyError(
                     f"key {key!r} cannot be stored literally on {self._protocol}:// "
@@ -456,6 +544,14 @@ class RemoteFiles:
 
     def location(self, key: str) -> str:
         return redact_url(self._url_prefix + key)
+
+    def _missing_container(self, operation: str) -> _MissingContainerError:
+        word = self._container_word
+        return _MissingContainerError(
+            f"{operation} on {self._shown_base!r} failed: the {word} {self.container!r} "
+            f"does not exist (resulttracker never creates a {word}: create it, or check "
+            "the URL and the endpoint)"
+        )
 
     def _run(
         self,
@@ -477,31 +573,52 @@ class RemoteFiles:
                     **kwargs,
                 )
             return function(*args, **kwargs)
-        except (*_MISSING, FileExistsError, ResultTrackerError):
-            raise  # a missing key, or a key conflict (see ``write``)
+        except _MISSING as error:
+            if self.container and _says_container_is_missing(error):
+                raise self._missing_container(operation) from error
+            raise  # a missing key (see ``read``, ``entries``, ``delete``)
+        except (FileExistsError, ResultTrackerError):
+            raise  # a key conflict (see ``write``)
         except fsspec.exceptions.FSTimeoutError as error:
             raise StoreError(
                 f"{operation} on {self._shown_base!r} did not finish within "
                 f"{self.operation_timeout:g} s (operation_timeout)"
             ) from error
         except Exception as error:
-            raise StoreError(
-                f"{operation} on {self._shown_base!r} failed: {type(error).__name__}: {error}"
-            ) from error
+            raise self._failed(operation, error) from error
+
+    def _failed(self, operation: str, error: BaseException) -> StoreError:
+        return StoreError(
+            f"{operation} on {self._shown_base!r} failed: {type(error).__name__}: {error}"
+        )
 
     def _call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """``fs.<method>(...)``, or its coroutine ``fs._<method>`` on async file systems."""
-        coroutine_function = getattr(self.fs, "_" + method, None) if self._async else None
-        return self._run(operation, getattr(self.fs, method), coroutine_function, *args, **kwargs)
+        fs = self.fs
+        coroutine_function = getattr(fs, "_" + method, None) if self._async else None
+        return self._run(operation, getattr(fs, method), coroutine_function, *args, **kwargs)
 
-    def read(self, key: str) -> bytes | None:
+    def _read_path(self, operation: str, path: str) -> bytes | None:
         found: bytes | None = self._run(
-            f"reading key {key!r}",
-            self._fetch_sync,
-            self._fetch if self._async else None,
-            self.path(key),
+            operation, self._fetch_sync, self._fetch if self._async else None, path
         )
         return found
+
+    def read(self, key: str) -> bytes | None:
+        return self._read_path(f"reading key {key!r}", self.path(key))
+
+    def exists(self) -> bool:
+        """Whether the bucket (or, without buckets, the base folder) exists."""
+        operation = "checking that the base exists"
+        if not self.container:
+            return bool(self._call(operation, "isdir", self.root))
+        # One read of a name no key can have: the store answers "no such key" or
+        # "no such bucket", as it does for any read.
+        try:
+            self._read_path(operation, self._prefix + TEMP_PREFIX + "exists")
+        except _MissingContainerError:
+            return False
+        return True
 
     def read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
         paths = [self.path(key) for key in keys]
@@ -516,7 +633,9 @@ class RemoteFiles:
     def _fetch_sync(self, path: str) -> bytes | None:
         try:
             data: bytes = self.fs.cat_file(path, start=0, end=MAX_DOCUMENT_BYTES + 1)
-        except _MISSING:
+        except _MISSING as error:
+            if _says_container_is_missing(error):
+                raise
             return None
         return data
 
@@ -526,7 +645,9 @@ class RemoteFiles:
         # cannot satisfy any range (HTTP 416), so that one case is read again whole.
         try:
             data: bytes = await self.fs._cat_file(path, start=0, end=MAX_DOCUMENT_BYTES + 1)
-        except _MISSING:
+        except _MISSING as error:
+            if _says_container_is_missing(error):
+                raise  # not a missing key: _run names the bucket
             return None
         except OSError as error:
             if error.errno != errno.EINVAL or "range" not in str(error).lower():
@@ -552,9 +673,12 @@ class RemoteFiles:
         try:
             try:
                 self._call(operation, "pipe_file", path, document)
-            except FileNotFoundError:
-                # File systems with real folders (sftp, memory...) may need the
-                # parent first; object stores never get here: a write stays one PUT.
+            except FileNotFoundError as error:
+                if self.container:
+                    # Object stores have no folders to make (and s3fs's makedirs
+                    # would create the bucket): a write stays one PUT.
+                    raise self._failed(operation, error) from error
+                # File systems with real folders (sftp, memory...) may need the parent.
                 self._call(operation, "makedirs", self.fs._parent(path), exist_ok=True)
                 self._call(operation, "pipe_file", path, document)
         except (FileExistsError, IsADirectoryError, NotADirectoryError) as error:
@@ -563,6 +687,13 @@ class RemoteFiles:
                 f"prefix of it, or it is the prefix of other keys ({error}); this file "
                 "system cannot hold a key that is also a folder"
             ) from error
+
+    def upload(self, local_path: str, operation: str) -> None:
+        """Copy the local file ``local_path`` to ``root`` itself, as one operation
+        under the deadline (an object store shows the object only once complete)."""
+        if not self.container:
+            self._call(operation, "makedirs", self.fs._parent(self.root), exist_ok=True)
+        self._call(operation, "put_file", local_path, self.root)
 
     def delete(self, key: str) -> bool:
         path = self.path(key)
@@ -578,7 +709,12 @@ class RemoteFiles:
         return True
 
     def entries(self, prefix: str) -> dict[str, Mapping[str, Any]]:
-        """``{key: info}`` for every file under ``prefix``, freshly listed."""
+        """``{key: info}`` for every key under ``prefix``, freshly listed.
+
+        Only names a key can have are keys: folder markers (``exp/`` objects that
+        consoles create, empty or not), temporary files and names such as ``a//b``
+        are left out, as ``get`` could never read them.
+        """
         start = self.path(prefix) if prefix else self.root
         # Listings are cached by some file systems (s3fs): another process's
         # writes must show up on the next call.
@@ -588,15 +724,16 @@ class RemoteFiles:
         except _MISSING:
             return {}
         skip = len(self._prefix)
+        strip_protocol = self.fs._strip_protocol
         entries = {}
-        for path, info in found.items():
-            path = self.fs._strip_protocol(path)
-            if not path.startswith(self._prefix) or info.get("type", "file") != "file":
+        for name, info in found.items():
+            if info.get("type", "file") != "file" or name.endswith("/"):
+                continue  # a folder, or a folder marker
+            path = strip_protocol(name)
+            if not path.startswith(self._prefix):
                 continue
             key = path[skip:]
-            if key.rpartition("/")[2].startswith(TEMP_PREFIX):
-                continue
-            if key_has_prefix(key, prefix):
+            if key_has_prefix(key, prefix) and _is_key(key):
                 entries[key] = info
         return entries
 
@@ -609,3 +746,20 @@ class RemoteFiles:
         for start in range(0, len(keys), BATCH_SIZE):
             for key, document in self.read_many(keys[start : start + BATCH_SIZE]):
                 yield key, document, _modified(entries[key])
+
+
+def open_destination(
+    url: str, storage_options: Mapping[str, Any] | None = None
+) -> RemoteFiles | None:
+    """A :class:`RemoteFiles` whose ``root`` is the file ``url`` names, to
+    :meth:`~RemoteFiles.upload` to; ``None`` for a local path.
+
+    ``storage_options`` are those of :class:`FsspecResultTracker`,
+    ``operation_timeout`` (60 s by default) included.
+    """
+    options = dict(storage_options or {})
+    operation_timeout = options.pop("operation_timeout", 60.0)
+    fs, path = _open_filesystem(url, options)
+    if isinstance(fs, LocalFileSystem):
+        return None
+    return RemoteFiles(fs, path, shown_base=redact_url(url), operation_timeout=operation_timeout)

@@ -124,6 +124,12 @@ def test_bases_are_isolated(store: StoreHarness) -> None:
 
 def test_glob_characters_are_literal(store: StoreHarness) -> None:
     keys = ["a*", "a?", "a[1]", "a1", "ab", "[!a]", "{a,b}"]
+    if store.name == "azure":
+        # adlfs drops a "?" that ends a path: refused, never written as "a".
+        with pytest.raises(InvalidKeyError, match="cannot be stored literally"):
+            store.tracker["a?"] = {"n": 1}
+        assert store.raw_names() == set()
+        keys.remove("a?")
     for number, key in enumerate(keys):
         store.tracker[key] = {"n": number}
     for number, key in enumerate(keys):
@@ -131,7 +137,7 @@ def test_glob_characters_are_literal(store: StoreHarness) -> None:
     assert store.tracker.get_many(keys) == {key: {"n": n} for n, key in enumerate(keys)}
     assert sorted(store.tracker.keys()) == sorted(keys)
     assert store.tracker.delete("a*")
-    assert store.tracker["a1"] == {"n": 3}
+    assert store.tracker["a1"] == {"n": keys.index("a1")}
 
 
 def test_unusual_but_valid_keys_round_trip(store: StoreHarness) -> None:

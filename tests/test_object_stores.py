@@ -149,16 +149,22 @@ def test_folder_markers_and_names_that_are_not_keys_are_not_listed(
         ("./dot", b'{"x": 5}'),
         ("exp/.rttmp-123-abc", b'{"x": 6}'),
     ]:
-        object_store.raw_write(name, data)
+        try:
+            object_store.raw_write(name, data)
+        except Exception:  # Azure's client cannot send a "./" segment
+            assert name == "./dot"
+            assert object_store.name == "azure"
+    stored = {name.removeprefix("base/") for name in object_store.raw_names()}
+    assert {"exp/", "withcontent/", "a//b"} <= stored  # kept as sent
     expected = ["exp/k1", "top"]
     assert list(tracker.keys()) == expected
-    assert len(tracker) == 2
+    assert len(tracker) == len(expected)
     assert [record.key for record in tracker.scan()] == expected
     assert list(tracker.keys("exp")) == ["exp/k1"]
     assert list(tracker.keys("empty")) == []
     assert list(tracker.keys("withcontent")) == []
     report = tracker.check()
-    assert (report.checked, report.corrupt, report.ok) == (2, [], True)
+    assert (report.checked, report.corrupt, report.ok) == (len(expected), [], True)
     assert tracker.get("exp") == {}
     assert tracker.get("withcontent") == {}
     assert tracker.delete("exp") is False

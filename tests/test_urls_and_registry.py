@@ -71,7 +71,8 @@ def test_missing_filesystem_package_names_the_extra(
 ) -> None:
     # The test set-up installs every extra: hide the package as an absent one is.
     imported = sys.modules["fsspec.registry"]._registry  # fsspec.registry is a mapping
-    monkeypatch.setitem(sys.modules, package, None)
+    for name in [package, *(name for name in sys.modules if name.startswith(package + "."))]:
+        monkeypatch.setitem(sys.modules, name, None)
     for protocol in list(imported):
         monkeypatch.delitem(imported, protocol)
     with pytest.raises(ImportError, match=re.escape(f"pip install 'resulttracker[{extra}]'")):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
+import math
 import os
 import random
 import stat
@@ -34,6 +34,7 @@ from ..api import BATCH_SIZE, StoreTracker
 from ..codec import MAX_DOCUMENT_BYTES
 from ..errors import InvalidKeyError, KeyConflictError, ResultTrackerError, StoreError
 from ..validation import TEMP_PREFIX, key_has_prefix, normalize_key
+from . import _object_stores as object_stores
 
 __all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles"]
 
@@ -183,7 +184,10 @@ def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any
         config = {**_S3_DEFAULT_CONFIG, **options.get("config_kwargs", {})}
         options["config_kwargs"] = config
     try:
-        fs, root = fsspec.core.url_to_fs(base, **options)
+        if protocol in ("gs", "gcs") and not _GCSFS_EXTENDED:
+            fs, root = _plain_gcs(base, options)
+        else:
+            fs, root = fsspec.core.url_to_fs(base, **options)
     except ImportError as error:
         extra = _EXTRA_FOR_PROTOCOL.get(protocol)
         hint = f"pip install 'resulttracker[{extra}]'" if extra else "install its fsspec package"
@@ -192,6 +196,22 @@ def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any
             f"installed ({error}); {hint}"
         ) from error
     return fs, str(root).rstrip("/")
+
+
+#: gcsfs's default file system (``ExtendedGcsFileSystem``, for zonal and
+#: hierarchical buckets) first asks a gRPC control plane for each bucket's type,
+#: and where that endpoint is unreachable (an emulator, a network without gRPC
+#: egress) waits out a 60 s retry per operation before falling back, without
+#: caching the failure. The plain JSON-API file system serves every other bucket
+#: at full speed; setting ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=true`` explicitly
+#: opts back into gcsfs's default.
+_GCSFS_EXTENDED = os.environ.get("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "").lower() in ("true", "1")
+
+
+def _plain_gcs(base: str, options: Mapping[str, Any]) -> tuple[Any, str]:
+    from gcsfs.core import GCSFileSystem
+
+    return GCSFileSystem(**options), GCSFileSystem._strip_protocol(base)
 
 
 def _utc(timestamp: float) -> datetime:
@@ -419,30 +439,16 @@ class LocalFiles:
 
 _MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
-#: The codes with which object stores say that the bucket (container) itself does
-#: not exist, as opposed to one key: S3's ``NoSuchBucket``, Azure's
-#: ``ContainerNotFound``. Both arrive as the cause of a ``FileNotFoundError`` that
-#: also stands for a missing key, so telling them apart costs no request.
-_MISSING_CONTAINER_CODES = frozenset({"NoSuchBucket", "ContainerNotFound"})
-
 #: What each object store calls the top level of its paths.
 _CONTAINER_WORD = {"az": "container", "abfs": "container", "abfss": "container"}
 
+#: How long a bucket seen to exist is taken to still exist when a store cannot
+#: say whether a "not found" is about the key or the bucket (GCS): a missing key
+#: then costs one bucket check per this many seconds, not one per read.
+_CONTAINER_RECHECK_SECONDS = 60.0
 
-def _says_container_is_missing(error: BaseException) -> bool:
-    """Whether ``error`` (or an error it was raised from) says the bucket is missing."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        code = getattr(current, "error_code", None)  # azure-core's HttpResponseError
-        response = getattr(current, "response", None)
-        if isinstance(response, dict):  # botocore's ClientError
-            code = response.get("Error", {}).get("Code", code)
-        if isinstance(code, str) and code in _MISSING_CONTAINER_CODES:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+#: What ``_fetch`` returns for a "not found" that may be the bucket's.
+_UNSURE: Any = object()
 
 
 class _MissingContainerError(StoreError):
@@ -504,6 +510,7 @@ class RemoteFiles:
         self._prefix = root + "/" if root else ""
         self._shown_base = shown_base
         self._reopen = reopen
+        self._container_seen = -math.inf
         self._fs = fs
         self._pid = os.getpid()
         self._async = bool(getattr(fs, "async_impl", False))
@@ -573,19 +580,57 @@ class RemoteFiles:
                     **kwargs,
                 )
             return function(*args, **kwargs)
-        except _MISSING as error:
-            if self.container and _says_container_is_missing(error):
-                raise self._missing_container(operation) from error
-            raise  # a missing key (see ``read``, ``entries``, ``delete``)
-        except (FileExistsError, ResultTrackerError):
-            raise  # a key conflict (see ``write``)
-        except fsspec.exceptions.FSTimeoutError as error:
-            raise StoreError(
+        except Exception as error:
+            translated = self._translate(operation, error)
+            if translated is error:
+                raise
+            raise translated from error
+
+    def _translate(self, operation: str, error: Exception) -> Exception:
+        """The error to raise for ``error``: missing keys and key conflicts as they
+        are (the callers handle them), a missing bucket or any other failure of the
+        store as a :class:`StoreError`."""
+        if self.container and object_stores.names_missing_container(error):
+            return self._missing_container(operation)
+        if isinstance(error, _MISSING):
+            if (
+                self.container
+                and not object_stores.names_missing_key(error)
+                and not self._container_known(operation)
+            ):
+                return self._missing_container(operation)
+            return error  # a missing key (see ``read``, ``entries``, ``delete``)
+        if isinstance(error, (FileExistsError, ResultTrackerError)):
+            return error  # a key conflict (see ``write``)
+        if isinstance(error, fsspec.exceptions.FSTimeoutError):
+            return StoreError(
                 f"{operation} on {self._shown_base!r} did not finish within "
                 f"{self.operation_timeout:g} s (operation_timeout)"
-            ) from error
-        except Exception as error:
-            raise self._failed(operation, error) from error
+            )
+        return self._failed(operation, error)
+
+    def _container_known(self, operation: str, *, fresh: bool = False) -> bool:
+        """Whether the bucket exists: asked of the store, unless it was seen to
+        exist in the last ``_CONTAINER_RECHECK_SECONDS`` (and not ``fresh``)."""
+        now = time.monotonic()
+        if not fresh and now - self._container_seen < _CONTAINER_RECHECK_SECONDS:
+            return True
+        if self._protocol in object_stores.KNOWN_PROTOCOLS and self._async:
+            exists = bool(
+                self._run(
+                    operation,
+                    lambda: None,
+                    object_stores.container_exists,
+                    self.fs,
+                    self._protocol,
+                    self.container,
+                )
+            )
+        else:
+            exists = bool(self._run(operation, self.fs.exists, None, self.container))
+        if exists:
+            self._container_seen = now
+        return exists
 
     def _failed(self, operation: str, error: BaseException) -> StoreError:
         return StoreError(
@@ -599,9 +644,16 @@ class RemoteFiles:
         return self._run(operation, getattr(fs, method), coroutine_function, *args, **kwargs)
 
     def _read_path(self, operation: str, path: str) -> bytes | None:
-        found: bytes | None = self._run(
-            operation, self._fetch_sync, self._fetch if self._async else None, path
-        )
+        found = self._run(operation, self._fetch_sync, self._fetch if self._async else None, path)
+        return self._settle(operation, [found])[0]
+
+    def _settle(self, operation: str, found: list[Any]) -> list[bytes | None]:
+        """Documents read, with each "not found" that the store did not say was the
+        key's settled by (at most) one check of the bucket."""
+        if any(document is _UNSURE for document in found):
+            if not self._container_known(operation):
+                raise self._missing_container(operation)
+            found = [None if document is _UNSURE else document for document in found]
         return found
 
     def read(self, key: str) -> bytes | None:
@@ -612,56 +664,54 @@ class RemoteFiles:
         operation = "checking that the base exists"
         if not self.container:
             return bool(self._call(operation, "isdir", self.root))
-        # One read of a name no key can have: the store answers "no such key" or
-        # "no such bucket", as it does for any read.
-        try:
-            self._read_path(operation, self._prefix + TEMP_PREFIX + "exists")
-        except _MissingContainerError:
-            return False
-        return True
+        return self._container_known(operation, fresh=True)
 
     def read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
         paths = [self.path(key) for key in keys]
+        operation = f"reading {len(keys)} keys"
         documents = self._run(
-            f"reading {len(keys)} keys",
-            self._fetch_many_sync,
-            self._fetch_many if self._async else None,
-            paths,
+            operation, self._fetch_many_sync, self._fetch_many if self._async else None, paths
         )
-        return zip(keys, documents, strict=True)
+        return zip(keys, self._settle(operation, documents), strict=True)
 
-    def _fetch_sync(self, path: str) -> bytes | None:
+    def _not_found(self, error: BaseException) -> Any:
+        """What a read that found nothing returns: ``None`` for a missing key,
+        ``_UNSURE`` if the bucket may be missing; a missing bucket raises."""
+        if not self.container or object_stores.names_missing_key(error):
+            return None
+        if object_stores.names_missing_container(error):
+            raise error  # _run names the bucket
+        return _UNSURE
+
+    def _fetch_sync(self, path: str) -> Any:
         try:
             data: bytes = self.fs.cat_file(path, start=0, end=MAX_DOCUMENT_BYTES + 1)
         except _MISSING as error:
-            if _says_container_is_missing(error):
-                raise
-            return None
+            return self._not_found(error)
         return data
 
-    async def _fetch(self, path: str) -> bytes | None:
+    async def _fetch(self, path: str) -> Any:
         # A bounded range read: a huge object is refused without being fetched
         # whole, and s3fs sends no HEAD before a ranged GET. An empty object
         # cannot satisfy any range (HTTP 416), so that one case is read again whole.
+        fs = self.fs
         try:
-            data: bytes = await self.fs._cat_file(path, start=0, end=MAX_DOCUMENT_BYTES + 1)
+            data: bytes = await fs._cat_file(path, start=0, end=MAX_DOCUMENT_BYTES + 1)
         except _MISSING as error:
-            if _says_container_is_missing(error):
-                raise  # not a missing key: _run names the bucket
-            return None
-        except OSError as error:
-            if error.errno != errno.EINVAL or "range" not in str(error).lower():
+            return self._not_found(error)
+        except Exception as error:
+            if not object_stores.is_unsatisfiable_range(error):
                 raise
-            data = await self.fs._cat_file(path)
+            data = await fs._cat_file(path)
         return bytes(data)
 
-    def _fetch_many_sync(self, paths: list[str]) -> list[bytes | None]:
+    def _fetch_many_sync(self, paths: list[str]) -> list[Any]:
         return [self._fetch_sync(path) for path in paths]
 
-    async def _fetch_many(self, paths: list[str]) -> list[bytes | None]:
+    async def _fetch_many(self, paths: list[str]) -> list[Any]:
         limit = asyncio.Semaphore(_READ_CONCURRENCY)
 
-        async def read_one(path: str) -> bytes | None:
+        async def read_one(path: str) -> Any:
             async with limit:
                 return await self._fetch(path)
 
@@ -673,6 +723,7 @@ class RemoteFiles:
         try:
             try:
                 self._call(operation, "pipe_file", path, document)
+                self._container_seen = time.monotonic()
             except FileNotFoundError as error:
                 if self.container:
                     # Object stores have no folders to make (and s3fs's makedirs
@@ -698,15 +749,35 @@ class RemoteFiles:
     def delete(self, key: str) -> bool:
         path = self.path(key)
         operation = f"deleting key {key!r}"
-        self.fs.invalidate_cache(path)
+        if self.container and self._async:
+            # Whether that exact object exists: a one-byte read. (``info`` may
+            # answer for a "key/" folder marker, or for the keys below the key.)
+            found = self._run(operation, lambda: None, self._probe, path)
+            if self._settle(operation, [found])[0] is None:
+                return False
+        else:
+            self.fs.invalidate_cache(path)
+            try:
+                info = self._call(operation, "info", path)
+            except _MISSING:
+                return False
+            if info.get("type") != "file":
+                return False
         try:
-            info = self._call(operation, "info", path)
+            self._call(operation, "rm_file", path)
         except _MISSING:
-            return False
-        if info.get("type") != "file":
-            return False
-        self._call(operation, "rm_file", path)
+            return False  # deleted meanwhile by someone else
         return True
+
+    async def _probe(self, path: str) -> Any:
+        try:
+            await self.fs._cat_file(path, start=0, end=1)
+        except _MISSING as error:
+            return self._not_found(error)
+        except Exception as error:
+            if not object_stores.is_unsatisfiable_range(error):
+                raise
+        return b""
 
     def entries(self, prefix: str) -> dict[str, Mapping[str, Any]]:
         """``{key: info}`` for every key under ``prefix``, freshly listed.
@@ -715,27 +786,52 @@ class RemoteFiles:
         consoles create, empty or not), temporary files and names such as ``a//b``
         are left out, as ``get`` could never read them.
         """
+        operation = "listing keys"
         start = self.path(prefix) if prefix else self.root
-        # Listings are cached by some file systems (s3fs): another process's
-        # writes must show up on the next call.
-        self.fs.invalidate_cache(start)
-        try:
-            found = self._call("listing keys", "find", start, detail=True)
-        except _MISSING:
-            return {}
+        if self._async and self._protocol in object_stores.KNOWN_PROTOCOLS:
+            # The store's own listing: names exactly as stored, with their times.
+            names = self._run(operation, lambda: None, self._list_objects, start)
+        else:
+            names = self._find(operation, start)
         skip = len(self._prefix)
-        strip_protocol = self.fs._strip_protocol
         entries = {}
-        for name, info in found.items():
-            if info.get("type", "file") != "file" or name.endswith("/"):
-                continue  # a folder, or a folder marker
-            path = strip_protocol(name)
-            if not path.startswith(self._prefix):
-                continue
+        for path, info in names:
+            if not path.startswith(self._prefix) or path.endswith("/"):
+                continue  # a folder marker, the base's own included
             key = path[skip:]
             if key_has_prefix(key, prefix) and _is_key(key):
                 entries[key] = info
         return entries
+
+    async def _list_objects(self, start: str) -> list[tuple[str, Mapping[str, Any]]]:
+        container = self.container
+        # Everything below the base ("base/"), or every name starting with the
+        # prefix's path ("base/exp": the key, the keys below it, and siblings such
+        # as "base/exp10" that ``entries`` filters out): one listing either way.
+        name_prefix = start[len(container) + 1 :]
+        if start == self.root and name_prefix:
+            name_prefix += "/"
+        return [
+            (f"{container}/{name}", info)
+            async for name, info in object_stores.list_objects(
+                self.fs, self._protocol, container, name_prefix
+            )
+        ]
+
+    def _find(self, operation: str, start: str) -> list[tuple[str, Mapping[str, Any]]]:
+        # Listings are cached by some file systems (s3fs): another process's
+        # writes must show up on the next call.
+        self.fs.invalidate_cache(start)
+        try:
+            found = self._call(operation, "find", start, detail=True)
+        except _MISSING:
+            return []
+        strip_protocol = self.fs._strip_protocol
+        return [
+            (strip_protocol(name), info)
+            for name, info in found.items()
+            if info.get("type", "file") == "file" and not name.endswith("/")
+        ]
 
     def list_keys(self, prefix: str) -> list[str]:
         return list(self.entries(prefix))

@@ -200,6 +200,15 @@ class ResultTracker(abc.ABC):
         empty; whether it was removed."""
         raise NotImplementedError(f"{type(self).__name__} has no folders")
 
+    def exists(self) -> bool:
+        """Whether the store this tracker points at exists (a missing base is not
+        the same as an empty one: reading commands use this to say so).
+
+        Note for implementers: this default says ``True``; stores whose base can be
+        missing (a folder, a bucket) override it with one cheap check.
+        """
+        return True
+
     # -- the derived API -------------------------------------------------------------
 
     def keys(self, prefix: str | None = None) -> Iterator[str]:
@@ -599,6 +608,17 @@ class StoreTracker(ResultTracker):
 
     def _remove_temporary_file(self, location: str) -> bool:
         return self._store.remove_temporary_file(location)
+
+    def exists(self) -> bool:
+        """Whether the store's base exists: its folder, bucket or container (one
+        cheap check). An existing base with no keys is empty, not missing.
+
+        Raises
+        ------
+        StoreError
+            The store could not be asked (unreachable, refused, timed out).
+        """
+        return self._store.exists()
 
     def _empty_folders(self, prefix: str) -> list[tuple[str, float]]:
         return self._store.empty_folders(prefix)

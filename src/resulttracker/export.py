@@ -340,8 +340,20 @@ def _write(
         return
     import fsspec
 
+    from .backends.fsspec import open_destination
+
     path = os.fspath(destination)
     shown = redact_url(path)
+    remote = open_destination(path, storage_options)
+    if remote is not None:
+        # Written locally, then uploaded as one operation under the store's
+        # deadline (operation_timeout): a hung endpoint costs a bounded wait, and
+        # an object store never shows a half-written table.
+        with tempfile.NamedTemporaryFile(prefix="resulttracker-export-") as local:
+            writer(local, columns, batches, total, progress)
+            local.flush()
+            remote.upload(local.name, "writing the export")
+        return
     try:
         with fsspec.open(path, "wb", **dict(storage_options or {})) as file:
             writer(file, columns, batches, total, progress)

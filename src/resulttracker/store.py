@@ -137,6 +137,14 @@ class Store(abc.ABC):
             for key in ordered[start : start + BATCH_SIZE]:
                 yield key, found.get(key), None
 
+    def exists(self) -> bool:
+        """Whether the store's base exists (a missing base is not an empty one).
+
+        Note for implementers: this default says ``True``; a store whose base can
+        be missing (a folder, a bucket, a container) answers with one cheap check.
+        """
+        return True
+
     def count(self, prefix: str) -> int:
         """How many keys are under ``prefix``.
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
+import math
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -32,7 +33,8 @@ from ..api import StoreTracker
 from ..codec import MAX_DOCUMENT_BYTES
 from ..errors import InvalidKeyError, KeyConflictError, ResultTrackerError, StoreError
 from ..store import BATCH_SIZE, Store
-from ..validation import TEMP_PREFIX, key_has_prefix
+from ..validation import key_has_prefix, normalize_key
+from . import _object_stores as object_stores
 from .local import LocalFiles
 
 __all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles"]
@@ -112,7 +114,11 @@ class FsspecResultTracker(StoreTracker):
             files = LocalFiles(root)
         else:
             files = RemoteFiles(
-                fs, root, shown_base=self._shown_base, operation_timeout=operation_timeout
+                fs,
+                root,
+                shown_base=self._shown_base,
+                operation_timeout=operation_timeout,
+                reopen=lambda: _open_filesystem(base, storage_options)[0],
             )
         super().__init__(files)
 
@@ -132,7 +138,10 @@ def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any
         config = {**_S3_DEFAULT_CONFIG, **options.get("config_kwargs", {})}
         options["config_kwargs"] = config
     try:
-        fs, root = fsspec.core.url_to_fs(base, **options)
+        if protocol in ("gs", "gcs") and not _GCSFS_EXTENDED:
+            fs, root = _plain_gcs(base, options)
+        else:
+            fs, root = fsspec.core.url_to_fs(base, **options)
     except ImportError as error:
         extra = _EXTRA_FOR_PROTOCOL.get(protocol)
         hint = f"pip install 'resulttracker[{extra}]'" if extra else "install its fsspec package"
@@ -143,6 +152,22 @@ def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any
     return fs, str(root).rstrip("/")
 
 
+#: gcsfs's default file system (``ExtendedGcsFileSystem``, for zonal and
+#: hierarchical buckets) first asks a gRPC control plane for each bucket's type,
+#: and where that endpoint is unreachable (an emulator, a network without gRPC
+#: egress) waits out a 60 s retry per operation before falling back, without
+#: caching the failure. The plain JSON-API file system serves every other bucket
+#: at full speed; setting ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=true`` explicitly
+#: opts back into gcsfs's default.
+_GCSFS_EXTENDED = os.environ.get("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "").lower() in ("true", "1")
+
+
+def _plain_gcs(base: str, options: Mapping[str, Any]) -> tuple[Any, str]:
+    from gcsfs.core import GCSFileSystem
+
+    return GCSFileSystem(**options), GCSFileSystem._strip_protocol(base)
+
+
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
@@ -150,6 +175,21 @@ def _utc(timestamp: float) -> datetime:
 # -- any other fsspec file system --------------------------------------------------------
 
 _MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+#: What each object store calls the top level of its paths.
+_CONTAINER_WORD = {"az": "container", "abfs": "container", "abfss": "container"}
+
+#: How long a bucket seen to exist is taken to still exist when a store cannot
+#: say whether a "not found" is about the key or the bucket (GCS): a missing key
+#: then costs one bucket check per this many seconds, not one per read.
+_CONTAINER_RECHECK_SECONDS = 60.0
+
+#: What ``_fetch`` returns for a "not found" that may be the bucket's.
+_UNSURE: Any = object()
+
+
+class _MissingContainerError(StoreError):
+    """The bucket (container) of an object-store base does not exist."""
 
 
 def _modified(info: Mapping[str, Any]) -> datetime | None:
@@ -169,6 +209,14 @@ def _modified(info: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def _is_key(name: str) -> bool:
+    try:
+        normalize_key(name)
+    except InvalidKeyError:
+        return False
+    return True
+
+
 class RemoteFiles(Store):
     """The store of any other fsspec file system; one request per write.
 
@@ -176,32 +224,64 @@ class RemoteFiles(Store):
     system's event loop under one deadline, ``operation_timeout`` seconds: the
     storage libraries' own retries can otherwise stack up to minutes against an
     endpoint that accepts connections and never answers.
+
+    Object stores (file systems with buckets) never get a bucket created: a
+    missing one is a :class:`StoreError` naming it, from every operation.
+
+    ``reopen`` builds the file system anew; it is called in a child process
+    after ``os.fork()``, where the parent's event loop, its thread and its
+    connections do not exist.
     """
 
     def __init__(
-        self, fs: Any, root: str, *, shown_base: str, operation_timeout: float | None
+        self,
+        fs: Any,
+        root: str,
+        *,
+        shown_base: str,
+        operation_timeout: float | None,
+        reopen: Callable[[], Any] | None = None,
     ) -> None:
-        self.fs = fs
         self.root = root
         self.operation_timeout = operation_timeout
-        self._async = bool(getattr(fs, "async_impl", False))
         self._prefix = root + "/" if root else ""
         self._shown_base = shown_base
+        self._reopen = reopen
+        self._container_seen = -math.inf
+        self._fs = fs
+        self._pid = os.getpid()
+        self._async = bool(getattr(fs, "async_impl", False))
+        self._split_path: Callable[[str], tuple[str, ...]] | None = getattr(fs, "split_path", None)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         self._protocol = protocol
         self._url_prefix = f"{protocol}://{self._prefix}"
-        self._split_path: Callable[[str], tuple[str, ...]] | None = getattr(fs, "split_path", None)
         self.modification_times = True
         # Object stores have no folders: "a" and "a/b" can both be keys there.
         self.nested_keys = self._split_path is not None
+        #: The bucket (container) holding the base; "" on file systems without buckets.
+        self.container = str(self._split_path(root)[0]) if self._split_path and root else ""
+        self._container_word = _CONTAINER_WORD.get(protocol, "bucket")
+
+    @property
+    def fs(self) -> Any:
+        """The file system, rebuilt on first use in a forked child process."""
+        if self._pid != os.getpid():
+            # fsspec refuses to use an async file system in a forked child ("not
+            # fork-safe"): its loop and sessions stayed with the parent. (The new
+            # one is of the same class: ``_async`` and ``_split_path`` still hold.)
+            if self._reopen is not None:
+                self._fs = self._reopen()
+            self._pid = os.getpid()
+        return self._fs
 
     def path(self, key: str) -> str:
         path = self._prefix + key
-        if self._split_path is not None:
+        split_path = self._split_path
+        if split_path is not None:
             # Some file systems read parts of a path as options (s3fs takes
             # "?versionId=..." as an object version): refuse a key that would not
             # be stored literally rather than write it somewhere else.
-            bucket, name, *_ = self._split_path(path)
+            bucket, name, *_ = split_path(path)
             if f"{bucket}/{name}" != path:
                 raise InvalidKeyError(
                     f"key {key!r} cannot be stored literally on {self._protocol}:// "
@@ -211,6 +291,14 @@ class RemoteFiles(Store):
 
     def location(self, key: str) -> str:
         return redact_url(self._url_prefix + key)
+
+    def _missing_container(self, operation: str) -> _MissingContainerError:
+        word = self._container_word
+        return _MissingContainerError(
+            f"{operation} on {self._shown_base!r} failed: the {word} {self.container!r} "
+            f"does not exist (resulttracker never creates a {word}: create it, or check "
+            "the URL and the endpoint)"
+        )
 
     def _run(
         self,
@@ -232,70 +320,138 @@ class RemoteFiles(Store):
                     **kwargs,
                 )
             return function(*args, **kwargs)
-        except (*_MISSING, FileExistsError, ResultTrackerError):
-            raise  # a missing key, or a key conflict (see ``write``)
-        except fsspec.exceptions.FSTimeoutError as error:
-            raise StoreError(
+        except Exception as error:
+            translated = self._translate(operation, error)
+            if translated is error:
+                raise
+            raise translated from error
+
+    def _translate(self, operation: str, error: Exception) -> Exception:
+        """The error to raise for ``error``: missing keys and key conflicts as they
+        are (the callers handle them), a missing bucket or any other failure of the
+        store as a :class:`StoreError`."""
+        if self.container and object_stores.names_missing_container(error):
+            return self._missing_container(operation)
+        if isinstance(error, _MISSING):
+            if (
+                self.container
+                and not object_stores.names_missing_key(error)
+                and not self._container_known(operation)
+            ):
+                return self._missing_container(operation)
+            return error  # a missing key (see ``read``, ``entries``, ``delete``)
+        if isinstance(error, (FileExistsError, ResultTrackerError)):
+            return error  # a key conflict (see ``write``)
+        if isinstance(error, fsspec.exceptions.FSTimeoutError):
+            return StoreError(
                 f"{operation} on {self._shown_base!r} did not finish within "
                 f"{self.operation_timeout:g} s (operation_timeout)"
-            ) from error
-        except Exception as error:
-            raise StoreError(
-                f"{operation} on {self._shown_base!r} failed: {type(error).__name__}: {error}"
-            ) from error
+            )
+        return self._failed(operation, error)
+
+    def _container_known(self, operation: str, *, fresh: bool = False) -> bool:
+        """Whether the bucket exists: asked of the store, unless it was seen to
+        exist in the last ``_CONTAINER_RECHECK_SECONDS`` (and not ``fresh``)."""
+        now = time.monotonic()
+        if not fresh and now - self._container_seen < _CONTAINER_RECHECK_SECONDS:
+            return True
+        if self._protocol in object_stores.KNOWN_PROTOCOLS and self._async:
+            exists = bool(
+                self._run(
+                    operation,
+                    lambda: None,
+                    object_stores.container_exists,
+                    self.fs,
+                    self._protocol,
+                    self.container,
+                )
+            )
+        else:
+            exists = bool(self._run(operation, self.fs.exists, None, self.container))
+        if exists:
+            self._container_seen = now
+        return exists
+
+    def _failed(self, operation: str, error: BaseException) -> StoreError:
+        return StoreError(
+            f"{operation} on {self._shown_base!r} failed: {type(error).__name__}: {error}"
+        )
 
     def _call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """``fs.<method>(...)``, or its coroutine ``fs._<method>`` on async file systems."""
-        coroutine_function = getattr(self.fs, "_" + method, None) if self._async else None
-        return self._run(operation, getattr(self.fs, method), coroutine_function, *args, **kwargs)
+        fs = self.fs
+        coroutine_function = getattr(fs, "_" + method, None) if self._async else None
+        return self._run(operation, getattr(fs, method), coroutine_function, *args, **kwargs)
+
+    def _read_path(self, operation: str, path: str) -> bytes | None:
+        found = self._run(operation, self._fetch_sync, self._fetch if self._async else None, path)
+        return self._settle(operation, [found])[0]
+
+    def _settle(self, operation: str, found: list[Any]) -> list[bytes | None]:
+        """Documents read, with each "not found" that the store did not say was the
+        key's settled by (at most) one check of the bucket."""
+        if any(document is _UNSURE for document in found):
+            if not self._container_known(operation):
+                raise self._missing_container(operation)
+            found = [None if document is _UNSURE else document for document in found]
+        return found
 
     def read(self, key: str) -> bytes | None:
-        found: bytes | None = self._run(
-            f"reading key {key!r}",
-            self._fetch_sync,
-            self._fetch if self._async else None,
-            self.path(key),
-        )
-        return found
+        return self._read_path(f"reading key {key!r}", self.path(key))
+
+    def exists(self) -> bool:
+        """Whether the bucket (or, without buckets, the base folder) exists."""
+        operation = "checking that the base exists"
+        if not self.container:
+            return bool(self._call(operation, "isdir", self.root))
+        return self._container_known(operation, fresh=True)
 
     def read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
         paths = [self.path(key) for key in keys]
+        operation = f"reading {len(keys)} keys"
         documents = self._run(
-            f"reading {len(keys)} keys",
-            self._fetch_many_sync,
-            self._fetch_many if self._async else None,
-            paths,
+            operation, self._fetch_many_sync, self._fetch_many if self._async else None, paths
         )
-        return zip(keys, documents, strict=True)
+        return zip(keys, self._settle(operation, documents), strict=True)
 
-    def _fetch_sync(self, path: str) -> bytes | None:
+    def _not_found(self, error: BaseException) -> Any:
+        """What a read that found nothing returns: ``None`` for a missing key,
+        ``_UNSURE`` if the bucket may be missing; a missing bucket raises."""
+        if not self.container or object_stores.names_missing_key(error):
+            return None
+        if object_stores.names_missing_container(error):
+            raise error  # _run names the bucket
+        return _UNSURE
+
+    def _fetch_sync(self, path: str) -> Any:
         try:
             data: bytes = self.fs.cat_file(path, start=0, end=MAX_DOCUMENT_BYTES + 1)
-        except _MISSING:
-            return None
+        except _MISSING as error:
+            return self._not_found(error)
         return data
 
-    async def _fetch(self, path: str) -> bytes | None:
+    async def _fetch(self, path: str) -> Any:
         # A bounded range read: a huge object is refused without being fetched
         # whole, and s3fs sends no HEAD before a ranged GET. An empty object
         # cannot satisfy any range (HTTP 416), so that one case is read again whole.
+        fs = self.fs
         try:
-            data: bytes = await self.fs._cat_file(path, start=0, end=MAX_DOCUMENT_BYTES + 1)
-        except _MISSING:
-            return None
-        except OSError as error:
-            if error.errno != errno.EINVAL or "range" not in str(error).lower():
+            data: bytes = await fs._cat_file(path, start=0, end=MAX_DOCUMENT_BYTES + 1)
+        except _MISSING as error:
+            return self._not_found(error)
+        except Exception as error:
+            if not object_stores.is_unsatisfiable_range(error):
                 raise
-            data = await self.fs._cat_file(path)
+            data = await fs._cat_file(path)
         return bytes(data)
 
-    def _fetch_many_sync(self, paths: list[str]) -> list[bytes | None]:
+    def _fetch_many_sync(self, paths: list[str]) -> list[Any]:
         return [self._fetch_sync(path) for path in paths]
 
-    async def _fetch_many(self, paths: list[str]) -> list[bytes | None]:
+    async def _fetch_many(self, paths: list[str]) -> list[Any]:
         limit = asyncio.Semaphore(_READ_CONCURRENCY)
 
-        async def read_one(path: str) -> bytes | None:
+        async def read_one(path: str) -> Any:
             async with limit:
                 return await self._fetch(path)
 
@@ -307,9 +463,13 @@ class RemoteFiles(Store):
         try:
             try:
                 self._call(operation, "pipe_file", path, document)
-            except FileNotFoundError:
-                # File systems with real folders (sftp, memory...) may need the
-                # parent first; object stores never get here: a write stays one PUT.
+                self._container_seen = time.monotonic()
+            except FileNotFoundError as error:
+                if self.container:
+                    # Object stores have no folders to make (and s3fs's makedirs
+                    # would create the bucket): a write stays one PUT.
+                    raise self._failed(operation, error) from error
+                # File systems with real folders (sftp, memory...) may need the parent.
                 self._call(operation, "makedirs", self.fs._parent(path), exist_ok=True)
                 self._call(operation, "pipe_file", path, document)
         except (FileExistsError, IsADirectoryError, NotADirectoryError) as error:
@@ -319,41 +479,99 @@ class RemoteFiles(Store):
                 "system cannot hold a key that is also a folder"
             ) from error
 
+    def upload(self, local_path: str, operation: str) -> None:
+        """Copy the local file ``local_path`` to ``root`` itself, as one operation
+        under the deadline (an object store shows the object only once complete)."""
+        if not self.container:
+            self._call(operation, "makedirs", self.fs._parent(self.root), exist_ok=True)
+        self._call(operation, "put_file", local_path, self.root)
+
     def delete(self, key: str) -> bool:
         path = self.path(key)
         operation = f"deleting key {key!r}"
-        self.fs.invalidate_cache(path)
+        if self.container and self._async:
+            # Whether that exact object exists: a one-byte read. (``info`` may
+            # answer for a "key/" folder marker, or for the keys below the key.)
+            found = self._run(operation, lambda: None, self._probe, path)
+            if self._settle(operation, [found])[0] is None:
+                return False
+        else:
+            self.fs.invalidate_cache(path)
+            try:
+                info = self._call(operation, "info", path)
+            except _MISSING:
+                return False
+            if info.get("type") != "file":
+                return False
         try:
-            info = self._call(operation, "info", path)
+            self._call(operation, "rm_file", path)
         except _MISSING:
-            return False
-        if info.get("type") != "file":
-            return False
-        self._call(operation, "rm_file", path)
+            return False  # deleted meanwhile by someone else
         return True
 
+    async def _probe(self, path: str) -> Any:
+        try:
+            await self.fs._cat_file(path, start=0, end=1)
+        except _MISSING as error:
+            return self._not_found(error)
+        except Exception as error:
+            if not object_stores.is_unsatisfiable_range(error):
+                raise
+        return b""
+
     def entries(self, prefix: str) -> dict[str, Mapping[str, Any]]:
-        """``{key: info}`` for every file under ``prefix``, freshly listed."""
+        """``{key: info}`` for every key under ``prefix``, freshly listed.
+
+        Only names a key can have are keys: folder markers (``exp/`` objects that
+        consoles create, empty or not), temporary files and names such as ``a//b``
+        are left out, as ``get`` could never read them.
+        """
+        operation = "listing keys"
         start = self.path(prefix) if prefix else self.root
+        if self._async and self._protocol in object_stores.KNOWN_PROTOCOLS:
+            # The store's own listing: names exactly as stored, with their times.
+            names = self._run(operation, lambda: None, self._list_objects, start)
+        else:
+            names = self._find(operation, start)
+        skip = len(self._prefix)
+        entries = {}
+        for path, info in names:
+            if not path.startswith(self._prefix) or path.endswith("/"):
+                continue  # a folder marker, the base's own included
+            key = path[skip:]
+            if key_has_prefix(key, prefix) and _is_key(key):
+                entries[key] = info
+        return entries
+
+    async def _list_objects(self, start: str) -> list[tuple[str, Mapping[str, Any]]]:
+        container = self.container
+        # Everything below the base ("base/"), or every name starting with the
+        # prefix's path ("base/exp": the key, the keys below it, and siblings such
+        # as "base/exp10" that ``entries`` filters out): one listing either way.
+        name_prefix = start[len(container) + 1 :]
+        if start == self.root and name_prefix:
+            name_prefix += "/"
+        return [
+            (f"{container}/{name}", info)
+            async for name, info in object_stores.list_objects(
+                self.fs, self._protocol, container, name_prefix
+            )
+        ]
+
+    def _find(self, operation: str, start: str) -> list[tuple[str, Mapping[str, Any]]]:
         # Listings are cached by some file systems (s3fs): another process's
         # writes must show up on the next call.
         self.fs.invalidate_cache(start)
         try:
-            found = self._call("listing keys", "find", start, detail=True)
+            found = self._call(operation, "find", start, detail=True)
         except _MISSING:
-            return {}
-        skip = len(self._prefix)
-        entries = {}
-        for path, info in found.items():
-            path = self.fs._strip_protocol(path)
-            if not path.startswith(self._prefix) or info.get("type", "file") != "file":
-                continue
-            key = path[skip:]
-            if key.rpartition("/")[2].startswith(TEMP_PREFIX):
-                continue
-            if key_has_prefix(key, prefix):
-                entries[key] = info
-        return entries
+            return []
+        strip_protocol = self.fs._strip_protocol
+        return [
+            (strip_protocol(name), info)
+            for name, info in found.items()
+            if info.get("type", "file") == "file" and not name.endswith("/")
+        ]
 
     def list_keys(self, prefix: str) -> list[str]:
         return list(self.entries(prefix))
@@ -364,3 +582,20 @@ class RemoteFiles(Store):
         for start in range(0, len(keys), BATCH_SIZE):
             for key, document in self.read_many(keys[start : start + BATCH_SIZE]):
                 yield key, document, _modified(entries[key])
+
+
+def open_destination(
+    url: str, storage_options: Mapping[str, Any] | None = None
+) -> RemoteFiles | None:
+    """A :class:`RemoteFiles` whose ``root`` is the file ``url`` names, to
+    :meth:`~RemoteFiles.upload` to; ``None`` for a local path.
+
+    ``storage_options`` are those of :class:`FsspecResultTracker`,
+    ``operation_timeout`` (60 s by default) included.
+    """
+    options = dict(storage_options or {})
+    operation_timeout = options.pop("operation_timeout", 60.0)
+    fs, path = _open_filesystem(url, options)
+    if isinstance(fs, LocalFileSystem):
+        return None
+    return RemoteFiles(fs, path, shown_base=redact_url(url), operation_timeout=operation_timeout)

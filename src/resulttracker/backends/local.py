@@ -794,6 +794,10 @@ class LocalFiles(Store):
             _close(parent)
         return True
 
+    def exists(self) -> bool:
+        # The base itself may be a link (it is followed), but must be a folder.
+        return os.path.isdir(self.root)
+
     def temporary_files(self, prefix: str) -> list[tuple[str, float]]:
         return self.leftovers(prefix)[0]
 

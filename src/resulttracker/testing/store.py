@@ -301,8 +301,20 @@ class StoreTests:
 
     def test_glob_characters_are_literal(self, harness: StoreHarness) -> None:
         keys = ["a*", "a?", "a[1]", "a1", "ab", "[!a]", "{a,b}", "a%", "a_"]
-        for number, key in enumerate(keys):
-            harness.tracker[key] = {"n": number}
+        for key in list(keys):
+            before = harness.raw_names()
+            try:
+                harness.tracker[key] = {"n": 0}
+            except InvalidKeyError as error:
+                # A store whose client would read the key as something else (adlfs
+                # drops a "?" that ends a path) refuses it rather than write elsewhere.
+                refused = str(error)
+                assert "cannot be stored literally" in refused
+                assert harness.raw_names() == before
+                keys.remove(key)
+        assert "a1" in keys
+        for key in keys:
+            harness.tracker[key] = {"n": keys.index(key)}
         for number, key in enumerate(keys):
             assert harness.tracker[key] == {"n": number}
         assert harness.tracker.get_many(keys) == {key: {"n": n} for n, key in enumerate(keys)}
@@ -310,7 +322,7 @@ class StoreTests:
         assert list(harness.tracker.keys("a%")) == ["a%"]
         assert list(harness.tracker.keys("a_")) == ["a_"]
         assert harness.tracker.delete("a*")
-        assert harness.tracker["a1"] == {"n": 3}
+        assert harness.tracker["a1"] == {"n": keys.index("a1")}
 
     def test_unusual_but_valid_keys_round_trip(self, harness: StoreHarness) -> None:
         keys = ["~", "~user", "a b", "%2e%2e", "a%2Fb", "ü/ñ", "．．", "a:b", "x#y", "-1"]

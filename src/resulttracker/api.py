@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import abc
 import functools
-import logging
 import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from . import codec, export, query
+# query and export are imported where first used: a job that only puts and gets
+# (and the command line's `get`) does not pay for them.
+from . import codec
 from .errors import CorruptResultError, InvalidKeyError, WaitTimeoutError
 from .model import CheckReport, Record
 from .store import BATCH_SIZE, Store
@@ -37,6 +38,8 @@ from .validation import (
 if TYPE_CHECKING:
     import pandas
 
+    from . import export, query
+
 __all__ = [
     "BATCH_SIZE",
     "CheckReport",
@@ -52,7 +55,6 @@ __all__ = [
 #: skip and hand the error to a callable.
 CorruptPolicy = Literal["raise", "skip"] | Callable[[CorruptResultError], object]
 
-_logger = logging.getLogger("resulttracker")
 
 
 class ResultTracker(abc.ABC):
@@ -294,7 +296,11 @@ class ResultTracker(abc.ABC):
             elif on_corrupt == "raise":
                 raise item
             elif on_corrupt == "skip":
-                _logger.warning("skipping corrupt key %r: %s", item.key, item)
+                import logging  # only when there is something to log
+
+                logging.getLogger("resulttracker").warning(
+                    "skipping corrupt key %r: %s", item.key, item
+                )
             else:
                 on_corrupt(item)
 
@@ -402,6 +408,8 @@ class ResultTracker(abc.ABC):
         InvalidKeyError
             The prefix is invalid.
         """
+        from . import query
+
         condition = query.parse_where(where)
         records = self.scan(prefix)
         if not condition.conditions:
@@ -430,6 +438,8 @@ class ResultTracker(abc.ABC):
         InvalidQueryError
             ``mode`` or a ``where`` condition is invalid.
         """
+        from . import query
+
         condition = query.parse_where(where)
         return query.best_record(
             self.select(prefix, condition), metric, mode=mode, prefix=prefix, where=condition
@@ -450,6 +460,8 @@ class ResultTracker(abc.ABC):
         ExportError
             A result is named ``key`` or ``modified``.
         """
+        from . import export, query
+
         condition = query.parse_where(where)
         return export.to_dataframe(self.select(prefix, condition))
 
@@ -479,6 +491,8 @@ class ResultTracker(abc.ABC):
         StoreError
             The destination could not be written.
         """
+        from . import export, query
+
         condition = query.parse_where(where)
         chosen = export.format_for(destination, format)
         return export.export_records(

@@ -59,9 +59,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidQueryError, NoCandidatesError
+from .errors import InvalidQueryError, MetricNotFoundError, NoCandidatesError
 from .model import Record
-from .stats import numeric_metric
+from .sorting import natural_key
+from .stats import group, metric_names, numeric_metric
 
 __all__ = [
     "MAX_CONDITION_LENGTH",
@@ -73,6 +74,7 @@ __all__ = [
     "parse_condition",
     "parse_where",
     "parse_where_text",
+    "sort_records",
 ]
 
 #: Longest condition accepted, in characters: room for the longest result name
@@ -419,6 +421,7 @@ def best_record(
     mode: str,
     prefix: str | None = None,
     where: Where | None = None,
+    require_metric: bool = False,
 ) -> Record:
     """The record with the lowest (``mode="min"``) or highest (``"max"``) value
     of ``metric``, read as the plain result ``metric`` or else ``metric/mean``.
@@ -428,6 +431,10 @@ def best_record(
     only used in the error message. ``metric`` and ``mode`` are checked before
     ``records`` is iterated.
 
+    With ``require_metric``, records none of which holds ``metric`` or
+    ``metric/mean`` at all (a mistyped name, rather than values that cannot
+    compete) raise :class:`MetricNotFoundError` listing the metrics they hold.
+
     Raises
     ------
     InvalidQueryError
@@ -435,6 +442,8 @@ def best_record(
         non-empty ``str``.
     NoCandidatesError
         No record has a usable value.
+    MetricNotFoundError
+        With ``require_metric``: there are records, and none holds the metric.
     """
     if mode not in ("min", "max"):
         raise InvalidQueryError(f"mode must be 'min' or 'max', got {mode!r}")
@@ -443,14 +452,22 @@ def best_record(
     best: Record | None = None
     best_value: int | float = 0
     seen = 0
+    names = (metric, f"{metric}/mean")
+    found = not require_metric  # whether some record holds the metric at all
+    others: set[str] = set()  # the metrics of the records read until then
     for record in records:
         seen += 1
+        if not found:
+            found = any(name in record.results for name in names)
+            others.update(group(record.results))
         value = numeric_metric(record.results, metric)
         if value is None:
             continue
         if best is None or (value < best_value if mode == "min" else value > best_value):
             best, best_value = record, value
     if best is None:
+        if seen and not found:
+            raise MetricNotFoundError(metric, sorted(others, key=natural_key))
         scope = f" under prefix {prefix!r}" if prefix else ""
         condition = f" matching {str(where)!r}" if where is not None and where.conditions else ""
         raise NoCandidatesError(
@@ -458,3 +475,52 @@ def best_record(
             f"has a numeric, non-NaN {metric!r} or {metric + '/mean'!r}"
         )
     return best
+
+
+def _sort_value(results: Mapping[str, object], name: str) -> int | float | str | None:
+    """The number or text to sort on; ``None`` for NaN, missing, ``null``, a
+    list or an object (sorted last)."""
+    value = results.get(name, results.get(f"{name}/mean"))
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value if isinstance(value, (int, float, str)) else None
+
+
+def sort_records(records: Iterable[Record], name: str, *, descending: bool = False) -> list[Record]:
+    """``records`` ordered by the value of the result ``name`` (or else
+    ``name/mean``): numbers, then text, each ascending (or ``descending``);
+    records where it is missing, NaN, ``null``, a list or an object come last
+    whichever the direction. The sort is stable: records of equal values keep
+    their order.
+
+    Raises
+    ------
+    MetricNotFoundError
+        There are records and none of them holds ``name`` or ``name/mean``.
+
+    Examples
+    --------
+    >>> records = [Record("a", {"loss": 2}), Record("b", {"loss": float("nan")}),
+    ...            Record("c", {"loss": 1})]
+    >>> [record.key for record in sort_records(records, "loss")]
+    ['c', 'a', 'b']
+    """
+    listed = list(records)
+    if listed and not any(
+        name in record.results or f"{name}/mean" in record.results for record in listed
+    ):
+        raise MetricNotFoundError(name, metric_names(listed))
+    numbers: list[tuple[int | float, Record]] = []
+    texts: list[tuple[str, Record]] = []
+    rest: list[Record] = []
+    for record in listed:
+        value = _sort_value(record.results, name)
+        if isinstance(value, str):
+            texts.append((value, record))
+        elif value is None:
+            rest.append(record)
+        else:
+            numbers.append((value, record))
+    numbers.sort(key=lambda pair: pair[0], reverse=descending)
+    texts.sort(key=lambda pair: pair[0], reverse=descending)
+    return [record for _, record in numbers] + [record for _, record in texts] + rest

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from .errors import InvalidResultError, MetricNotFoundError, StatisticsError, StatisticsTypeError
 from .model import Record
+from .sorting import natural_key
 from .validation import Results, ResultType
 
 __all__ = [
@@ -45,7 +46,10 @@ __all__ = [
     "format_statistic",
     "group",
     "metric",
+    "metric_names",
+    "result_names",
     "summarize",
+    "summary_rows",
 ]
 
 #: The statistics :func:`summarize` writes, in the order it writes them.
@@ -277,6 +281,49 @@ def numeric_metric(results: Mapping[str, object], name: str) -> int | float | No
     return value
 
 
+def metric_names(records: Iterable[Record]) -> list[str]:
+    """The metrics the records hold, as :func:`group` names them, in natural order.
+
+    Examples
+    --------
+    >>> from resulttracker.model import Record
+    >>> metric_names([Record("a", {"acc/mean": 0.9, "acc/sem": 0.1, "loss10": 1.0, "loss2": 2.0})])
+    ['acc', 'loss2', 'loss10']
+    """
+    names: set[str] = set()
+    for record in records:
+        names.update(group(record.results))
+    return sorted(names, key=natural_key)
+
+
+def result_names(records: Sequence[Record], wanted: Sequence[str] = ()) -> list[str]:
+    """The result names of ``records``: every name they hold, in natural order, or
+    the names ``wanted``, in that order, a metric name standing for its
+    ``name/mean`` and ``name/sem`` (the columns of a table of records).
+
+    Raises
+    ------
+    MetricNotFoundError
+        A wanted name is neither a result nor a metric with ``name/mean`` in any
+        record (the message lists the metrics there are).
+    """
+    present: set[str] = set()
+    for record in records:
+        present.update(record.results)
+    if not wanted:
+        return sorted(present, key=natural_key)
+    names: list[str] = []
+    for name in wanted:
+        if name in present:
+            chosen = [name]
+        else:
+            chosen = [f"{name}/{part}" for part in ("mean", "sem") if f"{name}/{part}" in present]
+            if f"{name}/mean" not in present:
+                raise MetricNotFoundError(name, metric_names(records))
+        names.extend(chosen_name for chosen_name in chosen if chosen_name not in names)
+    return names
+
+
 # -- aggregate ---------------------------------------------------------------------
 
 GroupBy = int | Callable[[str], str]
@@ -481,6 +528,34 @@ def _same(value: object, other: object) -> bool:
     if isinstance(value, (int, float)) and isinstance(other, (int, float)):
         return value == other or (value != value and other != other)  # NaN equals NaN
     return False
+
+
+def summary_rows(groups: Mapping[str, Mapping[str, ResultType]]) -> Iterator[dict[str, object]]:
+    """One row per group and metric of :func:`aggregate`'s output that has a mean:
+    ``{"group", "metric", "mean", "sem", "n", "nan_count"}`` (``sem`` and ``n``
+    ``None`` where the group lacks them), groups and metrics in the given order.
+
+    Parameters kept by :func:`aggregate` as they are (``lr = 0.1``, text) are
+    not statistics and get no row.
+
+    Examples
+    --------
+    >>> rows = summary_rows(aggregate({"exp/a/0": {"loss": 1.0}, "exp/a/1": {"loss": 3.0}}))
+    >>> [(row["group"], row["metric"], row["mean"], row["n"]) for row in rows]
+    [('exp/a', 'loss', 2.0, 2)]
+    """
+    for group_name, results in groups.items():
+        for metric_name, statistics in group(results).items():
+            if "mean" not in statistics:
+                continue  # a parameter, or text kept by aggregate
+            yield {
+                "group": group_name,
+                "metric": metric_name,
+                "mean": statistics["mean"],
+                "sem": statistics.get("sem"),
+                "n": statistics.get("n"),
+                "nan_count": statistics.get("nan_count", 0),
+            }
 
 
 # -- display -------------------------------------------------------------------------

@@ -10,11 +10,15 @@ The layout is torchx's: the results of key ``exp/trial7`` live in the file
 * :class:`RemoteFiles`, for every other fsspec file system (``s3://``,
   ``gs://``, ``memory://``...), where one write is one PUT and many reads run
   concurrently on async file systems.
+
+A plain local path (or a ``file://`` URL) is opened without importing fsspec at
+all (:func:`local_root` reads it as fsspec would): fsspec and its asyncio
+machinery cost a job or the command line more time to import than reading a
+key takes. They are imported when a URL first needs them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 import os
@@ -22,11 +26,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
-
-import fsspec
-import fsspec.asyn
-import fsspec.exceptions
-from fsspec.implementations.local import LocalFileSystem
 
 from .._urls import redact_url
 from ..api import StoreTracker
@@ -37,7 +36,7 @@ from ..validation import key_has_prefix, normalize_key
 from . import _object_stores as object_stores
 from .local import LocalFiles
 
-__all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles"]
+__all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles", "local_root"]
 
 #: Extras that provide the file systems of these protocols.
 _EXTRA_FOR_PROTOCOL = {
@@ -108,9 +107,14 @@ class FsspecResultTracker(StoreTracker):
             raise ValueError(f"tracker_base must be a non-empty path or URL, got {tracker_base!r}")
         self._base = base
         self._shown_base = redact_url(base)
-        fs, root = _open_filesystem(base, storage_options)
         files: LocalFiles | RemoteFiles
-        if isinstance(fs, LocalFileSystem):
+        root = local_root(base) if "protocol" not in storage_options else None
+        if root is not None:
+            files = LocalFiles(root)
+            super().__init__(files)
+            return
+        fs, root = _open_filesystem(base, storage_options)
+        if _is_local(fs):
             files = LocalFiles(root)
         else:
             files = RemoteFiles(
@@ -131,7 +135,58 @@ class FsspecResultTracker(StoreTracker):
         return f"{type(self).__name__}({self._shown_base!r})"
 
 
+#: What fsspec's local file system strips from the front of a path, in its order.
+_LOCAL_PREFIXES = ("file://", "file:", "local://", "local:")
+
+
+def local_root(base: str) -> str | None:
+    """The folder a local ``base`` names, exactly as fsspec's ``url_to_fs`` would
+    give it (``~`` expanded, relative paths made absolute against the current
+    folder, ``file://`` stripped, no trailing slash; ``""`` for ``/``); ``None``
+    when ``base`` is not a plain local path (a URL of another protocol, a chained
+    ``a::b`` URL, or a system whose paths are not POSIX), which fsspec then opens.
+
+    Examples
+    --------
+    >>> local_root("/data/results/")
+    '/data/results'
+    >>> local_root("file:///data/results")
+    '/data/results'
+    >>> local_root("s3://bucket/exp") is None
+    True
+    """
+    if os.sep != "/" or "::" in base or base.startswith("data:"):
+        return None
+    head, separator, _ = base.partition("://")
+    if separator and len(head) > 1 and head not in ("file", "local"):
+        return None  # fsspec's split_protocol: a one-letter "scheme" is a drive
+    path = base
+    for prefix in _LOCAL_PREFIXES:  # LocalFileSystem._strip_protocol
+        if path.startswith(prefix):
+            path = path[len(prefix) :]
+            break
+    # fsspec.implementations.local.make_path_posix, on POSIX
+    if not path.startswith("/"):
+        if path.startswith("~"):
+            path = os.path.expanduser(path)
+        else:
+            if path.startswith("./"):
+                path = path[2:]
+            elif path == ".":
+                path = ""
+            path = f"{os.getcwd()}/{path}"
+    return path.rstrip("/")
+
+
+def _is_local(fs: Any) -> bool:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
 def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
+    import fsspec
+
     protocol = fsspec.core.split_protocol(base)[0] or "file"
     options = dict(storage_options)
     if protocol in ("s3", "s3a"):
@@ -310,6 +365,8 @@ class RemoteFiles(Store):
     ) -> Any:
         """Run one storage call (the coroutine, under the deadline, on async file
         systems), turning storage-library errors into :class:`StoreError`."""
+        import fsspec.asyn
+
         try:
             if coroutine_function is not None:
                 return fsspec.asyn.sync(
@@ -342,6 +399,8 @@ class RemoteFiles(Store):
             return error  # a missing key (see ``read``, ``entries``, ``delete``)
         if isinstance(error, (FileExistsError, ResultTrackerError)):
             return error  # a key conflict (see ``write``)
+        import fsspec.exceptions
+
         if isinstance(error, fsspec.exceptions.FSTimeoutError):
             return StoreError(
                 f"{operation} on {self._shown_base!r} did not finish within "
@@ -449,6 +508,8 @@ class RemoteFiles(Store):
         return [self._fetch_sync(path) for path in paths]
 
     async def _fetch_many(self, paths: list[str]) -> list[Any]:
+        import asyncio
+
         limit = asyncio.Semaphore(_READ_CONCURRENCY)
 
         async def read_one(path: str) -> Any:
@@ -595,7 +656,9 @@ def open_destination(
     """
     options = dict(storage_options or {})
     operation_timeout = options.pop("operation_timeout", 60.0)
+    if local_root(url) is not None:
+        return None
     fs, path = _open_filesystem(url, options)
-    if isinstance(fs, LocalFileSystem):
+    if _is_local(fs):
         return None
     return RemoteFiles(fs, path, shown_base=redact_url(url), operation_timeout=operation_timeout)

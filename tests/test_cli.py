@@ -696,7 +696,7 @@ def test_progress_bar_only_on_a_terminal_and_only_for_long_work(
         bar.update(1, 2)  # under a second: nothing drawn
     assert terminal.getvalue() == ""
 
-    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(cli.output, "PROGRESS_DELAY", 0.0)
     with cli.ProgressBar("slow") as bar:
         bar.update(1, 2)
         bar.update(2, 2, "writing")
@@ -885,7 +885,7 @@ def test_progress_and_tables_on_a_real_terminal_are_escaped(
     tracker.put("k\u202e", **{"v": HOSTILE})
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stdout", terminal)
-    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(cli.output, "stdout_is_terminal", lambda: True)
     assert cli.run(["-b", str(tmp_path), "ls"]) == 0
     assert cli.run(["-b", str(tmp_path), "show"]) == 0
     shown = terminal.getvalue()

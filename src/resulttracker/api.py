@@ -56,7 +56,6 @@ __all__ = [
 CorruptPolicy = Literal["raise", "skip"] | Callable[[CorruptResultError], object]
 
 
-
 class ResultTracker(abc.ABC):
     """Base result tracker: a job ``put``\\s results under a key, others ``get`` them.
 

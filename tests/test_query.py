@@ -504,3 +504,77 @@ def test_parse_where_text_sources_parse_back_alone() -> None:
                 expected["operator"],
                 expected["text"],
             )
+
+
+# -- best_record(require_metric) and sort_records ----------------------------------------
+
+
+def test_best_record_can_require_the_metric() -> None:
+    from resulttracker import MetricNotFoundError, Record
+    from resulttracker.query import best_record
+
+    records = [
+        Record("a", {"loss": math.nan, "acc/mean": 0.5, "acc/sem": 0.1}),
+        Record("b", {"note": "text", "seed2": 1, "seed10": 2}),
+    ]
+    # Present but unusable (NaN, text): no candidates, with or without the requirement.
+    for require in (False, True):
+        with pytest.raises(NoCandidatesError, match="no best 'loss'"):
+            best_record(records, "loss", mode="min", require_metric=require)
+        with pytest.raises(NoCandidatesError, match="no best 'note'"):
+            best_record(records, "note", mode="min", require_metric=require)
+    # Absent from every record: a mistyped name, said as such when required.
+    with pytest.raises(NoCandidatesError):
+        best_record(records, "nope", mode="min")
+    with pytest.raises(MetricNotFoundError, match="no metric 'nope'") as caught:
+        best_record(records, "nope", mode="min", require_metric=True)
+    assert caught.value.available == ["acc", "loss", "note", "seed2", "seed10"]
+    # No records at all: nothing to say the name is wrong.
+    with pytest.raises(NoCandidatesError, match="none of the 0 keys"):
+        best_record([], "nope", mode="min", require_metric=True)
+    assert best_record(records, "acc", mode="max", require_metric=True).key == "a"
+
+
+def test_sort_records_numbers_then_text_then_the_rest() -> None:
+    from resulttracker import MetricNotFoundError, Record
+    from resulttracker.query import sort_records
+
+    records = [
+        Record("nan", {"v": math.nan}),
+        Record("two", {"v": 2}),
+        Record("text-b", {"v": "b"}),
+        Record("missing", {"w": 1}),
+        Record("mean", {"v/mean": 1.5, "v/sem": 0.1}),
+        Record("null", {"v": None}),  # type: ignore[dict-item]
+        Record("text-a", {"v": "a"}),
+        Record("big", {"v": 10**30}),
+        Record("also-two", {"v": 2.0}),
+    ]
+    ascending = [record.key for record in sort_records(records, "v")]
+    assert ascending == [
+        "mean",
+        "two",
+        "also-two",
+        "big",
+        "text-a",
+        "text-b",
+        "nan",
+        "missing",
+        "null",
+    ]
+    descending = [record.key for record in sort_records(iter(records), "v", descending=True)]
+    assert descending == [
+        "big",
+        "two",
+        "also-two",  # equal values keep their order, in either direction
+        "mean",
+        "text-b",
+        "text-a",
+        "nan",
+        "missing",
+        "null",
+    ]
+    assert sort_records([], "anything") == []
+    with pytest.raises(MetricNotFoundError, match="no metric 'nope'") as caught:
+        sort_records(records, "nope")
+    assert caught.value.available == ["v", "w"]

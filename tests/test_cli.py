@@ -931,3 +931,117 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path: Path) -> None:
     assert isinstance(result.exception, CorruptResultError)
     quiet = CliRunner().invoke(cli.cli, ["get", "bad", "--base", str(tmp_path)])
     assert_one_line_error(quiet, 1, "not valid JSON")
+
+
+# -- a missing base is said (issue 17, item 2) --------------------------------------------
+
+#: Read commands and their arguments; "{out}" is a file the command would write.
+READ_COMMANDS = [
+    ["show"],
+    ["show", "-f", "table"],
+    ["ls"],
+    ["ls", "--long"],
+    ["summary"],
+    ["best", "loss"],
+    ["get", "exp/trial1"],
+    ["export", "{out}/out.csv"],
+    ["export", "-", "--format", "jsonl"],
+    ["report", "{out}/report.html"],
+    ["serve", "--no-browser", "--port", "0"],
+    ["check"],
+]
+
+
+@pytest.fixture(params=["folder", "bucket"])
+def missing_base(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
+    """A base that does not exist, and the -o options to reach it."""
+    if request.param == "folder":
+        return str(tmp_path / "no" / "such" / "base"), []
+    endpoint = request.getfixturevalue("s3_endpoint")
+    options = {**s3_options(endpoint), "operation_timeout": 10}
+    flags = [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+    return "s3://no-such-bucket-for-resulttracker/base", flags
+
+
+@pytest.mark.parametrize("placement", ["before", "after"])
+@pytest.mark.parametrize("args", READ_COMMANDS, ids=" ".join)
+def test_read_commands_on_a_missing_base_exit_1_naming_it(
+    missing_base: tuple[str, list[str]], tmp_path: Path, args: list[str], placement: str
+) -> None:
+    base, flags = missing_base
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [arg.format(out=out) for arg in args]
+    options = ["--base", base, *flags]
+    argv = [*options, *command] if placement == "before" else [*command, *options]
+    result = CliRunner().invoke(cli.cli, argv)
+    assert_one_line_error(result, 1, repr(base), "does not exist")
+    assert result.stdout == ""
+    assert list(out.iterdir()) == []  # export and report wrote nothing
+    assert not (tmp_path / "no").exists()  # nor was the base made
+
+
+def test_a_missing_base_is_named_without_its_credentials() -> None:
+    from resulttracker.cli.app import missing_base as error_for
+
+    message = error_for("s3://alice:s3cret@bucket/base").message
+    assert "s3cret" not in message
+    assert "'s3://alice:***@bucket/base' does not exist" in message
+
+
+def test_copy_from_a_missing_source_exits_1_and_writes_nothing(tmp_path: Path) -> None:
+    source, destination = tmp_path / "no-such-source", tmp_path / "dest"
+    result = CliRunner().invoke(cli.cli, ["copy", str(source), str(destination)])
+    assert_one_line_error(result, 1, repr(str(source)), "does not exist")
+    assert not destination.exists()
+    assert not source.exists()
+
+
+def test_an_empty_base_is_not_a_missing_one(tmp_path: Path) -> None:
+    base = tmp_path / "empty"
+    base.mkdir()
+    for args in (["show"], ["ls"], ["summary"], ["check"]):
+        result = local_invoke(base, *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "does not exist" not in result.stderr
+    assert_one_line_error(local_invoke(base, "get", "k"), 1, "no results at key 'k'")
+    assert_one_line_error(local_invoke(base, "best", "loss"), 1, "no best 'loss'")
+
+
+def test_put_creates_a_missing_folder_base(tmp_path: Path) -> None:
+    base = tmp_path / "not" / "yet"
+    assert local_invoke(base, "put", "exp/k", "x=1").exit_code == 0
+    assert FsspecResultTracker(base).get("exp/k") == {"x": 1}
+
+
+def test_put_never_creates_a_missing_bucket(s3_endpoint: str) -> None:
+    options = {**s3_options(s3_endpoint), "operation_timeout": 10}
+    flags = [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+    base = "s3://no-such-bucket-for-resulttracker/base"
+    result = CliRunner().invoke(cli.cli, ["put", "k", "x=1", "-b", base, *flags])
+    assert_one_line_error(result, 1, "no-such-bucket-for-resulttracker", "does not exist")
+    assert not FsspecResultTracker(base, **options).exists()
+
+
+@pytest.mark.parametrize("placement", ["before", "after"])
+def test_wait_on_a_missing_base_says_so_once_and_keeps_waiting(
+    tmp_path: Path, placement: str
+) -> None:
+    base = tmp_path / "later"
+    timer = threading.Timer(0.5, lambda: FsspecResultTracker(base).put("exp/k", x=1))
+    timer.start()
+    command = ["wait", "exp/k", "--timeout", "30", "--interval", "0.05"]
+    options = ["-b", str(base)]
+    argv = [*options, *command] if placement == "before" else [*command, *options]
+    result = CliRunner().invoke(cli.cli, argv)
+    timer.join()
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"the base {str(base)!r} does not exist yet; waiting for it"
+    ]
+    timed_out = local_invoke(tmp_path / "never", "wait", "k", "-t", "0.2", "--interval", "0.05")
+    assert timed_out.exit_code == 1
+    assert timed_out.stderr.splitlines() == [
+        f"the base {str(tmp_path / 'never')!r} does not exist yet; waiting for it",
+        "Error: timed out after 0.2 s waiting for key 'k'",
+    ]

@@ -31,6 +31,7 @@ from typing import Any
 
 from .api import ResultTracker
 from .model import Record
+from .query import sort_records
 from .registry import open_tracker
 from .stats import format_statistic, metric, summarize
 
@@ -144,7 +145,7 @@ def _kinds(plan: dict[str, tuple[str, float, float, int]]) -> str:
 
 
 def _report(tracker: ResultTracker, base: str, experiment: str, count: int, elapsed: float) -> None:
-    records = sorted(tracker.select(experiment), key=lambda record: record.results["booth/mean"])
+    records = sort_records(tracker.select(experiment), "booth")
     print(f"\n{'key':<40} {'round':>5} {'kind':<8} {'x':>7} {'y':>7} {'booth (mean ± sem)':>20}")
     for record in records:
         row = record.results

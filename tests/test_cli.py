@@ -682,6 +682,33 @@ def test_parse_storage_options() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "",
+        "123",
+        "true",
+        "null",
+        '"quoted"',
+        "a=b",
+        "{not json",
+        True,
+        5,
+        2.5,
+        None,
+        {"region_name": "eu-west-1"},
+        [1, "x"],
+    ],
+)
+def test_storage_options_written_back_read_back_the_same(value: Any) -> None:
+    # The demo hands the -o options to its trial processes this way.
+    from resulttracker._options import format_storage_options
+
+    (pair,) = format_storage_options({"name": value})
+    assert parse_storage_options([pair]) == {"name": value}
+
+
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ._options import format_storage_options, parse_storage_options
 from .api import ResultTracker
 from .model import Record
 from .query import sort_records
@@ -45,16 +46,6 @@ NOISE = 0.5
 def booth(x: float, y: float) -> float:
     """The Booth function: a smooth bowl with its minimum 0 at (1, 3)."""
     return (x + 2 * y - 7) ** 2 + (2 * x + y - 5) ** 2
-
-
-def _storage_options(pairs: Sequence[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        name, separator, value = pair.partition("=")
-        if not separator or not name:
-            raise SystemExit(f"storage option {pair!r} is not NAME=VALUE")
-        options[name] = value
-    return options
 
 
 def run_trial(
@@ -92,7 +83,7 @@ def run_sweep(
     experiment = "sweep-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
     rng = random.Random(seed)
     tracker = open_tracker(base, **options)
-    option_flags = [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+    option_flags = [flag for pair in format_storage_options(options) for flag in ("-o", pair)]
     started = time.monotonic()
     rounds = min(rounds, trials)
     explore = max(1, trials - (rounds - 1) * max(1, trials // rounds))
@@ -292,7 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     trial.add_argument("--round", type=int, default=1)
     trial.add_argument("--kind", default="explore")
     args = parser.parse_args(argv)
-    options = _storage_options(args.storage_option)
+    try:
+        options = parse_storage_options(args.storage_option)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     if args.command == "trial":
         run_trial(
             args.base,

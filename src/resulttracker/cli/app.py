@@ -15,13 +15,13 @@ failure; 2 bad usage or invalid input (nothing is written then).
 from __future__ import annotations
 
 import errno
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from .. import _options
 from .._urls import redact_url
 from ..errors import (
     CorruptResultError,
@@ -150,7 +150,7 @@ class ResultTrackerGroup(click.Group):
 
 
 def parse_storage_options(pairs: Iterable[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs to storage options.
+    """``KEY=VALUE`` pairs to storage options (read as the demo reads them too).
 
     A value that reads as JSON other than a string (``true``, ``5``, ``2.5``,
     ``null``, ``{"region_name": "eu-west-1"}``) is passed as that value; any
@@ -161,19 +161,10 @@ def parse_storage_options(pairs: Iterable[str]) -> dict[str, Any]:
     InputError
         A pair has no ``=`` or an empty key (exit status 2).
     """
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        name, separator, text = pair.partition("=")
-        if not separator or not name.strip():
-            raise InputError(
-                f"storage option {pair!r} is not KEY=VALUE (e.g. -o endpoint_url=http://...)"
-            )
-        try:
-            value: Any = json.loads(text)
-        except ValueError:
-            value = text
-        options[name.strip()] = value
-    return options
+    try:
+        return _options.parse_storage_options(pairs)
+    except ValueError as error:
+        raise InputError(str(error)) from None
 
 
 @dataclass

@@ -28,6 +28,8 @@ SOURCES = [
     "scripts",
     "CHANGELOG.md",
     "benchmarks/RESULTS.md",
+    # Sections of it are included into the guides (guarantees, tracker API, torchx).
+    "README.md",
     # Included into the "Writing a backend" guide (pymdownx.snippets).
     "examples/sqlite3_store.py",
     "tests/test_example_backend.py",

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from resulttracker import FsspecResultTracker
-from resulttracker.backends.fsspec import _open_filesystem, local_root
+from resulttracker.backends.remote import local_root
+from resulttracker.backends.remote import open_filesystem as _open_filesystem
 
 #: What a read of one key on a folder has no use for.
 HEAVY = ("fsspec", "rich", "asyncio", "sqlalchemy", "pandas", "pyarrow")

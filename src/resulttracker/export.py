@@ -340,7 +340,7 @@ def _write(
         return
     import fsspec
 
-    from .backends.fsspec import open_destination
+    from .backends.remote import open_destination
 
     path = os.fspath(destination)
     shown = redact_url(path)

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:  # annotations only; errors is a leaf module too
     from .errors import CorruptResultError
 
-__all__ = ["Change", "ChangeKind", "CheckReport", "KeyType", "Record", "ResultType", "Results"]
+__all__ = [
+    "Change",
+    "ChangeKind",
+    "CheckReport",
+    "CompactReport",
+    "KeyType",
+    "Record",
+    "ResultType",
+    "Results",
+]
 
 #: What a key may be: an ``int`` is the same key as its ``str()``.
 KeyType = int | str
@@ -58,17 +67,25 @@ class CheckReport:
         Temporary files left by interrupted writers (all of them, removed or not).
     removed : list of str
         The temporary files removed (``fix=True``).
+    snapshot : str or None
+        The snapshot scans use (see ``compact``), or ``None`` if there is none.
+    snapshot_problems : list of str
+        Damaged snapshots found (ignored by reads; ``fix=True`` removes them).
     """
 
     checked: int = 0
     corrupt: list[CorruptResultError] = field(default_factory=list)
     temporary_files: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    snapshot: str | None = None
+    snapshot_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """No corrupt key and no temporary file left in place."""
-        return not self.corrupt and len(self.removed) == len(self.temporary_files)
+        """No corrupt key, no temporary file and no damaged snapshot left in place."""
+        return not self.corrupt and len(self.removed) == len(self.temporary_files) + len(
+            self.snapshot_problems
+        )
 
 
 #: What happened to a key: it was written (or rewritten), or it was deleted.
@@ -92,3 +109,35 @@ class Change:
     kind: ChangeKind
     key: str
     record: Record | None = None
+
+
+@dataclass(frozen=True)
+class CompactReport:
+    """What ``StoreTracker.compact`` wrote.
+
+    Attributes
+    ----------
+    name : str
+        The snapshot's name in the store (under ``.resulttracker/``).
+    prefix : str
+        The prefix it covers (``""``: every key).
+    keys : int
+        Keys in the snapshot (corrupt keys and keys written too recently to be
+        trusted are left out: scans read them).
+    read : int
+        Documents read to write it (the others came from the previous snapshot).
+    bytes : int
+        Compressed size of the snapshot.
+    seconds : float
+        Time taken.
+    removed : int
+        Old snapshots removed (superseded for longer than the grace period, or damaged).
+    """
+
+    name: str
+    prefix: str
+    keys: int
+    read: int
+    bytes: int
+    seconds: float
+    removed: int = 0

@@ -33,8 +33,8 @@ from .._urls import redact_url
 from ..api import StoreTracker
 from ..codec import MAX_DOCUMENT_BYTES
 from ..errors import InvalidKeyError, KeyConflictError, ResultTrackerError, StoreError
-from ..store import BATCH_SIZE, Store
-from ..validation import TEMP_PREFIX, key_has_prefix
+from ..store import BATCH_SIZE, Listed, Store, Versioned
+from ..validation import RESERVED_PREFIX, TEMP_PREFIX, is_reserved_name, key_has_prefix
 
 __all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles"]
 
@@ -205,6 +205,8 @@ class LocalFiles(Store):
 
     modification_times = True
     nested_keys = False  # a file cannot also be a folder
+    versions = True  # stat: inode, size, mtime, ctime (see local_versions)
+    snapshots = True
 
     def __init__(self, root: str) -> None:
         self.root = root or "/"
@@ -338,7 +340,7 @@ class LocalFiles(Store):
             with entries:
                 for entry in entries:
                     name = entry.name
-                    if name.startswith(TEMP_PREFIX):
+                    if name.startswith((TEMP_PREFIX, RESERVED_PREFIX)):
                         continue
                     if entry.is_dir(follow_symlinks=False):
                         pending.append((entry.path, key_prefix + name + "/"))
@@ -368,6 +370,25 @@ class LocalFiles(Store):
         except FileNotFoundError:
             return False
         return True
+
+    # -- versions (snapshots and the change feed): see local_versions --------------------
+
+    def list_versions(self, prefix: str) -> Iterator[Listed]:
+        from .local_versions import list_versions
+
+        return list_versions(self.root, prefix)
+
+    def read_versioned(self, key: str) -> Versioned:
+        from .local_versions import read_versioned
+
+        return read_versioned(self._prefix + key)
+
+    def read_many_versioned(self, keys: Sequence[str]) -> Iterator[tuple[str, Versioned]]:
+        from .local_versions import read_versioned
+
+        prefix = self._prefix
+        for key in keys:
+            yield key, read_versioned(prefix + key)
 
 
 # -- any other fsspec file system --------------------------------------------------------
@@ -574,6 +595,8 @@ class RemoteFiles(Store):
             key = path[skip:]
             if key.rpartition("/")[2].startswith(TEMP_PREFIX):
                 continue
+            if is_reserved_name(key[len(prefix) :]):  # the store's own files (snapshots)
+                continue
             if key_has_prefix(key, prefix):
                 entries[key] = info
         return entries
@@ -587,3 +610,78 @@ class RemoteFiles(Store):
         for start in range(0, len(keys), BATCH_SIZE):
             for key, document in self.read_many(keys[start : start + BATCH_SIZE]):
                 yield key, document, _modified(entries[key])
+
+    # -- versions (snapshots and the change feed) -------------------------------------
+
+    snapshots = True
+
+    @property
+    def versions(self) -> bool:  # type: ignore[override]
+        """S3 listings carry each object's ETag, and a GET the ETag of what it returns."""
+        return self._protocol in _ETAG_PROTOCOLS
+
+    def list_versions(self, prefix: str) -> Iterable[Listed]:
+        if not self.versions:
+            return super().list_versions(prefix)
+        return [
+            Listed(key, _etag_version(info.get("ETag")), _modified(info))
+            for key, info in self.entries(prefix).items()
+        ]
+
+    def read_versioned(self, key: str) -> Versioned:
+        return next(iter(self.read_many_versioned([key])))[1]
+
+    def read_many_versioned(self, keys: Sequence[str]) -> Iterable[tuple[str, Versioned]]:
+        if not (self.versions and self._async):
+            return super().read_many_versioned(keys)
+        paths = [self.path(key) for key in keys]
+        found = self._run(
+            f"reading {len(keys)} keys", _unreachable, self._fetch_many_versioned, paths
+        )
+        return zip(keys, found, strict=True)
+
+    async def _fetch_versioned(self, path: str) -> Versioned:
+        # One GET that also gives the ETag of exactly the bytes returned (no HEAD),
+        # bounded like _fetch. The modification time is left to the listing, which
+        # plain scans use too (a GET's Last-Modified has only whole seconds).
+        bucket, name, *_ = self.fs.split_path(path)
+        try:
+            response = await self.fs._call_s3(
+                "get_object", Bucket=bucket, Key=name, Range=f"bytes=0-{MAX_DOCUMENT_BYTES}"
+            )
+        except _MISSING:
+            return Versioned(None, None, None)
+        except OSError as error:
+            if error.errno != errno.EINVAL or "range" not in str(error).lower():
+                raise
+            try:  # an empty object cannot satisfy any range
+                response = await self.fs._call_s3("get_object", Bucket=bucket, Key=name)
+            except _MISSING:
+                return Versioned(None, None, None)
+        body = response["Body"]
+        try:
+            data = await body.read()
+        finally:
+            body.close()
+        return Versioned(bytes(data), _etag_version(response.get("ETag")), None)
+
+    async def _fetch_many_versioned(self, paths: list[str]) -> list[Versioned]:
+        limit = asyncio.Semaphore(_READ_CONCURRENCY)
+
+        async def read_one(path: str) -> Versioned:
+            async with limit:
+                return await self._fetch_versioned(path)
+
+        return list(await asyncio.gather(*(read_one(path) for path in paths)))
+
+
+def _unreachable(*_: Any) -> Any:
+    raise AssertionError("an async file system's call ran synchronously")
+
+
+#: Protocols whose listings and reads carry an ETag (s3fs).
+_ETAG_PROTOCOLS = ("s3", "s3a")
+
+
+def _etag_version(etag: object) -> str | None:
+    return f"e:{etag.strip(chr(34))}" if isinstance(etag, str) and etag else None

@@ -1,0 +1,124 @@
+"""Version tags of files in a local folder (or NFS mount), from ``stat`` alone.
+
+A file's version is its inode, size, modification time and change time, all
+from ``stat``, as git's index keeps them. An atomic rewrite (a new file renamed
+into place) gets a new inode and change time; a rewrite in place changes the
+change time, which nothing but the kernel can set, even when the writer keeps
+the size and puts the modification time back with ``os.utime``.
+
+Timestamps are coarse, though (a kernel clock tick locally, up to 2 s on some
+NFS servers), so a write in the same tick as a ``stat`` may leave every field
+unchanged. Like git's "racily clean" entries, a read whose file changed less
+than :data:`RACY_SECONDS` before it gets no version (``None``): whoever caches
+it reads it again next time. A read whose ``fstat`` before and after differ (a
+writer rewriting the file in place meanwhile) gets none either.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+from ..codec import MAX_DOCUMENT_BYTES
+from ..store import Listed, Versioned
+from ..validation import RESERVED_PREFIX, TEMP_PREFIX
+
+__all__ = ["RACY_SECONDS", "list_versions", "read_versioned", "stat_version"]
+
+#: A file changed less than this long before it was read (or whose times lie in
+#: the future) gets no trusted version: the file system's timestamps may not
+#: have ticked since (2 s is the coarsest granularity of common NFS servers).
+RACY_SECONDS = 2.0
+
+_RACY_NS = int(RACY_SECONDS * 1e9)
+_OPEN_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_SKIPPED = (TEMP_PREFIX, RESERVED_PREFIX)
+
+
+def stat_version(info: os.stat_result) -> str:
+    """The version of a file: inode, size, modification and change time (ns)."""
+    return f"s:{info.st_ino:x}.{info.st_size:x}.{info.st_mtime_ns:x}.{info.st_ctime_ns:x}"
+
+
+def _same_file_state(first: os.stat_result, second: os.stat_result) -> bool:
+    return (
+        first.st_ino == second.st_ino
+        and first.st_size == second.st_size
+        and first.st_mtime_ns == second.st_mtime_ns
+        and first.st_ctime_ns == second.st_ctime_ns
+    )
+
+
+def _racy(info: os.stat_result) -> bool:
+    return max(info.st_mtime_ns, info.st_ctime_ns) >= time.time_ns() - _RACY_NS
+
+
+def _modified(info: os.stat_result) -> datetime:
+    # The same float conversion as the folder store's plain reads, so that a
+    # record has the same time whichever way it was read.
+    return datetime.fromtimestamp(info.st_mtime, tz=timezone.utc)
+
+
+def list_versions(root: str, prefix: str) -> Iterator[Listed]:
+    """``(key, version, modified)`` for every file under ``prefix`` of the folder
+    ``root``; the same files as the folder store's ``list_keys``."""
+    base = root.rstrip("/") + "/"
+    start = root if not prefix else base + prefix
+    if prefix and os.path.isfile(start):
+        try:
+            info = os.stat(start)
+        except OSError:
+            return
+        yield Listed(prefix, stat_version(info), _modified(info))
+        return
+    pending = [(start, prefix + "/" if prefix else "")]
+    while pending:
+        folder, key_prefix = pending.pop()
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith(_SKIPPED):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, key_prefix + name + "/"))
+                elif entry.is_file():
+                    try:
+                        info = entry.stat()
+                    except FileNotFoundError:  # deleted since the folder was read
+                        continue
+                    yield Listed(key_prefix + name, stat_version(info), _modified(info))
+
+
+def read_versioned(path: str) -> Versioned:
+    """The content of the regular file ``path`` (at most one byte over the
+    document limit), with its version when it can be trusted."""
+    try:
+        fd = os.open(path, _OPEN_READ)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return Versioned(None, None, None)
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            return Versioned(None, None, None)
+        want = min(before.st_size, MAX_DOCUMENT_BYTES) + 1
+        chunks = [os.read(fd, want)]
+        size = len(chunks[0])
+        if size == want:  # still growing (a writer in place): read on, up to the limit
+            while size <= MAX_DOCUMENT_BYTES:
+                chunk = os.read(fd, MAX_DOCUMENT_BYTES + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    trusted = _same_file_state(before, after) and not _racy(after)
+    return Versioned(b"".join(chunks), stat_version(after) if trusted else None, _modified(before))

@@ -529,10 +529,8 @@ class StoreTracker(ResultTracker):
             # reads of only the keys changed since (see resulttracker.snapshot).
             from . import snapshot
 
-            manifest = snapshot.find_snapshot(self._store, prefix)
-            if manifest is not None:
-                yield from snapshot.scan(self._store, prefix, manifest)
-                return
+            yield from snapshot.scan(self._store, prefix)
+            return
         decode, location, partial = codec.decode, self._store.location, functools.partial
         for key, document, modified in self._store.scan(prefix):
             if document is not None:

@@ -71,6 +71,9 @@ FORMAT_VERSION = 1
 PART_RAW_BYTES = 8 * 1024 * 1024
 #: Entries longer than this are left out of snapshots (their keys are read).
 _ENTRY_RAW_BYTES = 1024 * 1024
+#: Scans of fewer keys read them all rather than look for a snapshot (which
+#: costs a listing and a manifest read, then a whole part).
+SNAPSHOT_MIN_KEYS = 32
 #: Seconds a superseded snapshot is kept for readers that picked it just before.
 GRACE_SECONDS = 600.0
 
@@ -143,7 +146,7 @@ def _created(snapshot_id: str) -> float:
 def _list_ids(store: Store) -> list[str]:
     """Snapshot ids of the manifests in the store, newest first; foreign names skipped."""
     ids = []
-    for name in store.list_keys(MANIFEST_FOLDER):
+    for name in store.list_reserved(MANIFEST_FOLDER):
         stem = name.rpartition("/")[2]
         if stem.endswith(".json") and _ID.fullmatch(stem[:-5]):
             ids.append(stem[:-5])
@@ -387,12 +390,16 @@ def resolve(
                 yield key, Record(key, decoded, modified), found.version
 
 
-def scan(store: Store, prefix: str, manifest: Manifest) -> Iterator[Record | CorruptResultError]:
-    """What a plain scan of ``prefix`` yields, through the snapshot ``manifest``."""
+def scan(store: Store, prefix: str) -> Iterator[Record | CorruptResultError]:
+    """What a plain scan of ``prefix`` yields, through the newest snapshot covering
+    it if there is one (and the scan is large enough for it to pay)."""
     listing = sorted(store.list_versions(prefix))
     if not listing:
         return
-    known = entries(store, manifest, listing[0].key, listing[-1].key)
+    known: Iterable[Entry] = ()
+    if len(listing) >= SNAPSHOT_MIN_KEYS:
+        manifest = find_snapshot(store, prefix)
+        known = entries(store, manifest, listing[0].key, listing[-1].key)
     for _, outcome, _ in resolve(store, listing, known):
         if outcome is not None:
             yield outcome
@@ -560,6 +567,6 @@ def snapshot_problems(store: Store, prefix: str) -> list[tuple[str, str]]:
 def remove_snapshot(store: Store, snapshot_id: str) -> bool:
     """Remove a snapshot's manifest and parts; whether its manifest was there."""
     existed = store.delete(manifest_name(snapshot_id))
-    for name in store.list_keys(f"{PART_FOLDER}/{snapshot_id}"):
+    for name in store.list_reserved(f"{PART_FOLDER}/{snapshot_id}"):
         store.delete(name)
     return existed

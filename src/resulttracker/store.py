@@ -220,3 +220,12 @@ class Store(abc.ABC):
         """
         for key in keys:
             yield key, self.read_versioned(key)
+
+    def list_reserved(self, folder: str) -> Iterable[str]:
+        """The names stored under ``folder``, a folder of the reserved area
+        (``.resulttracker/...``, see ``snapshots``), as :meth:`list_keys` gives them.
+
+        Note for implementers: this default calls :meth:`list_keys`; override it
+        where a listing of a folder that may not exist can be made cheaper.
+        """
+        return self.list_keys(folder)

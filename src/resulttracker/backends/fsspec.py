@@ -665,6 +665,19 @@ class RemoteFiles(Store):
             body.close()
         return Versioned(bytes(data), _etag_version(response.get("ETag")), None)
 
+    # Faster than the default on S3: one LIST request, where a listing of a
+    # missing folder costs s3fs three (LIST, then HEAD and LIST to tell a file).
+    def list_reserved(self, folder: str) -> Iterable[str]:
+        if not (self.versions and self._async):
+            return self.list_keys(folder)
+        parent, _, last = folder.rpartition("/")
+        start = self.path(parent) if parent else self.root
+        # s3fs: a prefix makes `find` one listing of "<start>/<prefix>", with no
+        # HEAD when nothing is there.
+        found = self._call("listing snapshots", "find", start, prefix=last + "/", detail=False)
+        names = (self.fs._strip_protocol(path) for path in found)
+        return [path[len(self._prefix) :] for path in names if path.startswith(self._prefix)]
+
     async def _fetch_many_versioned(self, paths: list[str]) -> list[Versioned]:
         limit = asyncio.Semaphore(_READ_CONCURRENCY)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.config
 import pytest
 
 from resulttracker import FsspecResultTracker, Record, StoreTracker
@@ -65,6 +66,7 @@ def s3_scene(server: CountingS3) -> Scene:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         region_name="us-east-1",
+        config=botocore.config.Config(max_pool_connections=32),
     )
     bucket = f"scale-{os.getpid()}-{next(_buckets)}"
     client.create_bucket(Bucket=bucket)

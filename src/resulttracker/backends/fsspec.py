@@ -33,7 +33,7 @@ from .._urls import redact_url
 from ..api import StoreTracker
 from ..codec import MAX_DOCUMENT_BYTES
 from ..errors import InvalidKeyError, KeyConflictError, ResultTrackerError, StoreError
-from ..store import BATCH_SIZE, Listed, Store, Versioned
+from ..store import BATCH_SIZE, Listed, Store, Versioned, content_version
 from ..validation import RESERVED_PREFIX, TEMP_PREFIX, is_reserved_name, key_has_prefix
 
 __all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles"]
@@ -629,11 +629,19 @@ class RemoteFiles(Store):
         ]
 
     def read_versioned(self, key: str) -> Versioned:
+        if not (self.versions and self._async):
+            return super().read_versioned(key)
         return next(iter(self.read_many_versioned([key])))[1]
 
     def read_many_versioned(self, keys: Sequence[str]) -> Iterable[tuple[str, Versioned]]:
         if not (self.versions and self._async):
-            return super().read_many_versioned(keys)
+            # Content hashes as versions, the documents read in one batch.
+            return [
+                (key, Versioned(document, content_version(document), None))
+                if document is not None
+                else (key, Versioned(None, None, None))
+                for key, document in self.read_many(keys)
+            ]
         paths = [self.path(key) for key in keys]
         found = self._run(
             f"reading {len(keys)} keys", _unreachable, self._fetch_many_versioned, paths

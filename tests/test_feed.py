@@ -91,8 +91,8 @@ def test_an_idle_poll_on_s3_costs_one_list_per_1000_keys_and_no_get(
     mirror: Model = {}
     apply(mirror, feed.poll())
     assert mirror == model
-    # The keys, a look for a snapshot (there is none), then every key read once.
-    assert scene.counts() == {"LIST": 3, "GET": 1050}
+    # The keys (their listing shows there is no snapshot), every key read once.
+    assert scene.counts() == {"LIST": 2, "GET": 1050}
     counting_s3.reset()
     assert feed.poll() == []
     assert scene.counts() == {"LIST": 2}
@@ -109,7 +109,7 @@ def test_an_idle_poll_on_s3_costs_one_list_per_1000_keys_and_no_get(
     new_feed = scene.tracker().watch()
     apply(fresh, new_feed.poll())
     assert fresh == model
-    assert scene.counts() == {"LIST": 3, "GET": 2 + 1}
+    assert scene.counts() == {"LIST": 2, "GET": 2 + 1}
     assert new_feed.last_read == 1
 
 
@@ -146,7 +146,10 @@ def test_torchx_and_a_concurrent_writer(tmp_path: Path) -> None:
     base = tmp_path / "base"
     torchx = TorchxTracker(str(base))
     tracker = FsspecResultTracker(base)
-    feed = tracker.watch("exp")
+    # torchx writes in place (truncate, then write): a poll may catch a document
+    # half-written, which is corrupt at that instant and is read again next time.
+    half_written: list[CorruptResultError] = []
+    feed = tracker.watch("exp", on_corrupt=half_written.append)
     mirror: Model = {}
     model: Model = {}
     stop = threading.Event()

@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable, Iterator
+from typing import Literal
 
 from .errors import CorruptResultError
 from .model import Change, Results
 from .snapshot import Entry, MergeCounts, entries, find_snapshot, resolve
 from .store import Store
 
-if TYPE_CHECKING:
-    from .api import CorruptPolicy
-
 __all__ = ["Feed"]
+
+#: As ``resulttracker.api.CorruptPolicy`` (this module is imported by the API).
+CorruptPolicy = Literal["raise", "skip"] | Callable[[CorruptResultError], object]
+
+_logger = logging.getLogger("resulttracker")
 
 #: What the feed remembers of a key: the version it saw (``None``: read it
 #: again next time) and a digest of its results (``None``: corrupt).
@@ -75,9 +78,8 @@ class Feed:
             With ``on_corrupt="raise"``, a changed key is corrupt; the feed's
             state is left as it was, so the next poll sees the same changes.
         """
-        from .api import ResultTracker
-
-        listing = sorted(self._store.list_versions(self.prefix))
+        listing, reserved = self._store.list_versions_and_reserved(self.prefix)
+        listing.sort()
         previous = self._seen
         seen: dict[str, _Seen] = {} if previous is None else dict(previous)
         changes: list[Change] = []
@@ -85,7 +87,7 @@ class Feed:
         counts = MergeCounts()
         if previous is None:
             known: Iterator[Entry] = iter(())
-            manifest = find_snapshot(self._store, self.prefix) if listing else None
+            manifest = find_snapshot(self._store, self.prefix, reserved) if listing else None
             if manifest is not None:
                 known = entries(self._store, manifest, listing[0].key, listing[-1].key)
             wanted = listing
@@ -120,8 +122,13 @@ class Feed:
                 seen[key] = (version, digest)
         # Corrupt keys go through the policy before the state is kept, so that a
         # raise leaves the feed where it was.
-        for _ in ResultTracker._apply_corrupt_policy(iter(errors), self._on_corrupt):
-            pass
+        for error in errors:
+            if self._on_corrupt == "raise":
+                raise error
+            if self._on_corrupt == "skip":
+                _logger.warning("skipping corrupt key %r: %s", error.key, error)
+            else:
+                self._on_corrupt(error)
         self._seen = seen
         self.last_read = counts.read
         changes.sort(key=lambda change: change.key)

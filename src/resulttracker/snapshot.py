@@ -143,10 +143,15 @@ def _created(snapshot_id: str) -> float:
     return int(match.group("millis")) / 1000 if match else 0.0
 
 
-def _list_ids(store: Store) -> list[str]:
-    """Snapshot ids of the manifests in the store, newest first; foreign names skipped."""
+def _list_ids(store: Store, names: Iterable[str] | None = None) -> list[str]:
+    """Snapshot ids of the manifests in the store (or among ``names``, reserved
+    names a listing met), newest first; foreign names skipped."""
     ids = []
-    for name in store.list_reserved(MANIFEST_FOLDER):
+    if names is None:
+        names = store.list_reserved(MANIFEST_FOLDER)
+    for name in names:
+        if not name.startswith(MANIFEST_FOLDER + "/"):
+            continue
         stem = name.rpartition("/")[2]
         if stem.endswith(".json") and _ID.fullmatch(stem[:-5]):
             ids.append(stem[:-5])
@@ -245,13 +250,19 @@ def load_manifest(store: Store, snapshot_id: str) -> Manifest:
     return Manifest(snapshot_id, prefix, created, keys, parts)
 
 
-def find_snapshot(store: Store, prefix: str) -> Manifest | None:
+def find_snapshot(
+    store: Store, prefix: str, reserved: Iterable[str] | None = None
+) -> Manifest | None:
     """The newest valid snapshot covering ``prefix`` (taken of it or of a prefix
-    above it), or ``None``; damaged ones are skipped with a warning."""
+    above it), or ``None``; damaged ones are skipped with a warning.
+
+    ``reserved``: the reserved names a listing of every key met, if it could
+    tell (saves listing them again).
+    """
     if not (store.versions and store.snapshots):
         return None
     scopes = _scopes_covering(prefix)
-    for snapshot_id in _list_ids(store):
+    for snapshot_id in _list_ids(store, reserved):
         if snapshot_id.partition("-")[0] not in scopes:
             continue
         try:
@@ -393,12 +404,13 @@ def resolve(
 def scan(store: Store, prefix: str) -> Iterator[Record | CorruptResultError]:
     """What a plain scan of ``prefix`` yields, through the newest snapshot covering
     it if there is one (and the scan is large enough for it to pay)."""
-    listing = sorted(store.list_versions(prefix))
+    listing, reserved = store.list_versions_and_reserved(prefix)
+    listing.sort()
     if not listing:
         return
     known: Iterable[Entry] = ()
     if len(listing) >= SNAPSHOT_MIN_KEYS:
-        manifest = find_snapshot(store, prefix)
+        manifest = find_snapshot(store, prefix, reserved)
         known = entries(store, manifest, listing[0].key, listing[-1].key)
     for _, outcome, _ in resolve(store, listing, known):
         if outcome is not None:
@@ -473,8 +485,9 @@ def compact(store: Store, prefix: str, *, grace: float = GRACE_SECONDS) -> Compa
     started = time.monotonic()
     now = datetime.now(timezone.utc)
     snapshot_id = f"{_scope(prefix)}-{int(now.timestamp() * 1000):013d}-{secrets.token_hex(8)}"
-    previous = find_snapshot(store, prefix)
-    listing = sorted(store.list_versions(prefix))
+    listing, reserved = store.list_versions_and_reserved(prefix)
+    listing.sort()
+    previous = find_snapshot(store, prefix, reserved)
     writer = _PartWriter(store, snapshot_id)
     counts = MergeCounts()
     keys = 0

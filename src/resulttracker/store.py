@@ -229,3 +229,14 @@ class Store(abc.ABC):
         where a listing of a folder that may not exist can be made cheaper.
         """
         return self.list_keys(folder)
+
+    def list_versions_and_reserved(self, prefix: str) -> tuple[list[Listed], list[str] | None]:
+        """:meth:`list_versions` as a list, and the names under ``.resulttracker/``
+        that the same listing met, or ``None`` if it cannot tell (then the caller
+        lists them with :meth:`list_reserved` if it needs them).
+
+        Note for implementers: this default lists the keys only; override it
+        where one listing of every key shows the reserved folder too (an object
+        store's flat listing), saving a request.
+        """
+        return list(self.list_versions(prefix)), None

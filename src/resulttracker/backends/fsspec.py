@@ -576,8 +576,11 @@ class RemoteFiles(Store):
         self._call(operation, "rm_file", path)
         return True
 
-    def entries(self, prefix: str) -> dict[str, Mapping[str, Any]]:
-        """``{key: info}`` for every file under ``prefix``, freshly listed."""
+    def entries(
+        self, prefix: str, reserved: list[str] | None = None
+    ) -> dict[str, Mapping[str, Any]]:
+        """``{key: info}`` for every file under ``prefix``, freshly listed; the
+        names of the store's own files it met are added to ``reserved``."""
         start = self.path(prefix) if prefix else self.root
         # Listings are cached by some file systems (s3fs): another process's
         # writes must show up on the next call.
@@ -596,6 +599,8 @@ class RemoteFiles(Store):
             if key.rpartition("/")[2].startswith(TEMP_PREFIX):
                 continue
             if is_reserved_name(key[len(prefix) :]):  # the store's own files (snapshots)
+                if reserved is not None:
+                    reserved.append(key)
                 continue
             if key_has_prefix(key, prefix):
                 entries[key] = info
@@ -627,6 +632,18 @@ class RemoteFiles(Store):
             Listed(key, _etag_version(info.get("ETag")), _modified(info))
             for key, info in self.entries(prefix).items()
         ]
+
+    # Faster than the default: a listing of every key also lists the reserved
+    # folder, so looking for a snapshot costs no request of its own.
+    def list_versions_and_reserved(self, prefix: str) -> tuple[list[Listed], list[str] | None]:
+        if prefix or not self.versions:
+            return super().list_versions_and_reserved(prefix)
+        reserved: list[str] = []
+        listing = [
+            Listed(key, _etag_version(info.get("ETag")), _modified(info))
+            for key, info in self.entries(prefix, reserved).items()
+        ]
+        return listing, reserved
 
     def read_versioned(self, key: str) -> Versioned:
         if not (self.versions and self._async):

@@ -550,9 +550,10 @@ class StoreTracker(ResultTracker):
     # -- snapshots and the change feed (see resulttracker.snapshot, .feed) -----------------
 
     def watch(self, prefix: str | None = None, *, on_corrupt: CorruptPolicy = "raise") -> Feed:
-        r"""A change feed of the keys under ``prefix``: each :meth:`Feed.poll
-        <resulttracker.feed.Feed.poll>` returns the :class:`~resulttracker.model.Change`\s
-        since the previous one (the first: every key present, as puts).
+        r"""A change feed of the keys under ``prefix``: each
+        :meth:`~resulttracker.feed.Feed.poll` returns the
+        :class:`~resulttracker.model.Change`\s since the previous one (the first:
+        every key present, as puts).
 
         Only changed keys are read: an idle poll costs a listing (on S3, one
         LIST request per 1,000 keys and no GET). ``on_corrupt`` is as in :meth:`scan`.

@@ -279,7 +279,7 @@ def find_snapshot(
 
 Entry = tuple[str, str, Results]
 
-_VALUE_TYPES = (int, float, str)
+_VALUE_TYPES = frozenset((int, float, str, bool))
 
 
 def _load_part(store: Store, manifest: Manifest, part: Part) -> list[Entry]:
@@ -288,22 +288,27 @@ def _load_part(store: Store, manifest: Manifest, part: Part) -> list[Entry]:
         raise SnapshotError(f"snapshot part {part.name} is gone")
     if len(data) != part.size or hashlib.sha256(data).hexdigest() != part.sha256:
         raise SnapshotError(f"snapshot part {part.name} is damaged (size or checksum differ)")
+    prefix = manifest.prefix
+    under = prefix + "/"
     try:
-        lines = gzip.decompress(data).decode("utf-8").splitlines()
-        entries: list[Entry] = []
+        # One JSON document for the whole part: much faster than one per line.
+        # (A newline never occurs inside a JSON string: it is written as \n.)
+        text = gzip.decompress(data).decode("utf-8").rstrip("\n")
+        entries: list[Entry] = json.loads("[" + text.replace("\n", ",") + "]")
         previous = ""
-        for line in lines:
-            key, version, results = json.loads(line)
+        for entry in entries:
+            key, version, results = entry
             if (
                 type(key) is not str
                 or type(version) is not str
                 or type(results) is not dict
                 or key <= previous
-                or not key_has_prefix(key, manifest.prefix)
-                or not all(isinstance(value, _VALUE_TYPES) for value in results.values())
+                or (prefix and key != prefix and not key.startswith(under))
             ):
                 raise ValueError(f"bad entry for {key!r}")
-            entries.append((key, version, results))
+            for value in results.values():
+                if type(value) not in _VALUE_TYPES:
+                    raise ValueError(f"bad value for {key!r}")
             previous = key
     except (OSError, EOFError, UnicodeDecodeError, ValueError, TypeError) as error:
         raise SnapshotError(f"snapshot part {part.name} is damaged ({error})") from None

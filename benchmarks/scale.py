@@ -6,6 +6,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/scale.py                       # 20,000 keys on S3 and locally
     .venv/bin/python benchmarks/scale.py --s3-keys 100000 --local-keys 1000000   # the sizes
     .venv/bin/python benchmarks/scale.py --quick               # tiny sizes (CI smoke)
+    .venv/bin/python benchmarks/scale.py --s3-keys 0 --local-keys 200000   # the folder only
 
 S3 is moto's server in a child process (``s3_server.py``): the store is filled
 through its plain port, then every measured operation goes through the port
@@ -342,8 +343,8 @@ def table(rows: list[dict[str, Any]], where: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--s3-keys", type=int, default=20_000)
-    parser.add_argument("--local-keys", type=int, default=20_000)
+    parser.add_argument("--s3-keys", type=int, default=20_000, help="0: skip S3")
+    parser.add_argument("--local-keys", type=int, default=20_000, help="0: skip the folder")
     parser.add_argument("--s3-delay-ms", type=float, default=20.0)
     parser.add_argument("--torchx-sample", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="Tiny sizes: a smoke run.")
@@ -352,10 +353,15 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.quick:
         options.s3_keys, options.local_keys, options.torchx_sample = 300, 300, 20
-    print(f"S3, {options.s3_keys:,} keys, {options.s3_delay_ms:g} ms per request:", flush=True)
-    s3_rows = s3_workloads(options.s3_keys, options.s3_delay_ms, options.torchx_sample)
-    print(f"local folder, {options.local_keys:,} keys:", flush=True)
-    local_rows = local_workloads(options.local_keys, options.scratch_dir or tempfile.gettempdir())
+    s3_rows: list[dict[str, Any]] = []
+    local_rows: list[dict[str, Any]] = []
+    if options.s3_keys:
+        print(f"S3, {options.s3_keys:,} keys, {options.s3_delay_ms:g} ms per request:", flush=True)
+        s3_rows = s3_workloads(options.s3_keys, options.s3_delay_ms, options.torchx_sample)
+    if options.local_keys:
+        print(f"local folder, {options.local_keys:,} keys:", flush=True)
+        scratch = options.scratch_dir or tempfile.gettempdir()
+        local_rows = local_workloads(options.local_keys, scratch)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (
         f"## Reads at scale (benchmarks/scale.py), {stamp}\n\n"

@@ -474,3 +474,30 @@ def test_stores_without_version_tags_cannot_compact() -> None:
     with pytest.raises(NotImplementedError, match="no version tags"):
         tracker.compact()
     assert as_model(tracker.scan()) == {"a": {"x": 1}}
+
+
+def test_a_snapshot_in_many_parts_fetched_ahead(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resulttracker import snapshot
+
+    monkeypatch.setattr(snapshot, "PART_RAW_BYTES", 600)
+    model: Model = {}
+    fill(scene, model, 120)
+    settle(scene)
+    report = scene.tracker().compact()
+    assert report.keys == 120
+    manifest = snapshot.find_snapshot(scene.tracker().store, "")
+    assert manifest is not None
+    assert len(manifest.parts) > 10
+    scene.put_raw(model, "exp/00050", {"loss": -50.0})
+    if scene.counting is not None:
+        scene.counting.reset()
+    assert as_model(scene.tracker().scan()) == model
+    if scene.counting is not None:  # the manifest, every part, the changed key
+        assert scene.counts() == {"LIST": 1, "GET": 1 + len(manifest.parts) + 1}
+    assert as_model(scene.tracker().scan("exp")) == model
+    # A middle part gone: its keys are read, the others still come from the snapshot.
+    scene.tracker().store.delete(manifest.parts[5].name)
+    assert as_model(scene.tracker().scan()) == model
+    assert scene.tracker().check().snapshot_problems

@@ -31,6 +31,7 @@ finish. A removed part only means its keys are read.
 
 from __future__ import annotations
 
+import collections
 import functools
 import gzip
 import hashlib
@@ -42,7 +43,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import codec
 from .errors import CorruptResultError, ResultTrackerError
@@ -68,7 +69,9 @@ FORMAT = "resulttracker-snapshot"
 #: The layout version this module writes and reads; other versions are ignored.
 FORMAT_VERSION = 1
 #: Largest part before compression (a part is read whole, in one request).
-PART_RAW_BYTES = 8 * 1024 * 1024
+PART_RAW_BYTES = 4 * 1024 * 1024
+#: Parts a scan fetches ahead of the one it works through.
+_PREFETCH = 4
 #: Entries longer than this are left out of snapshots (their keys are read).
 _ENTRY_RAW_BYTES = 1024 * 1024
 #: Scans of fewer keys read them all rather than look for a snapshot (which
@@ -83,6 +86,9 @@ PART_FOLDER = f"{RESERVED_PREFIX}/parts"
 _ID = re.compile(r"(?P<scope>all|[0-9a-f]{16})-(?P<millis>[0-9]{13})-[0-9a-f]{16}")
 
 _logger = logging.getLogger("resulttracker")
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 class SnapshotError(ResultTrackerError, ValueError):
@@ -283,7 +289,10 @@ _VALUE_TYPES = frozenset((int, float, str, bool))
 
 
 def _load_part(store: Store, manifest: Manifest, part: Part) -> list[Entry]:
-    data = store.read(part.name)
+    return _parse_part(manifest, part, store.read(part.name))
+
+
+def _parse_part(manifest: Manifest, part: Part, data: bytes | None) -> list[Entry]:
     if data is None:
         raise SnapshotError(f"snapshot part {part.name} is gone")
     if len(data) != part.size or hashlib.sha256(data).hexdigest() != part.sha256:
@@ -324,11 +333,47 @@ def entries(
     sorted; a damaged or missing part is skipped with a warning (its keys are read)."""
     if manifest is None:
         return
-    for part in manifest.parts:
-        if part.last < low or (high is not None and part.first > high):
-            continue
+    wanted = [
+        part
+        for part in manifest.parts
+        if not (part.last < low or (high is not None and part.first > high))
+    ]
+    if len(wanted) == 1:
+        fetched: Iterator[tuple[Part, bytes | None]] = iter(
+            [(wanted[0], store.read(wanted[0].name))]
+        )
+        yield from _checked(manifest, fetched)
+        return
+    # Fetch a few parts ahead (each is one request on an object store) while the
+    # caller works through the current one.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(_PREFETCH, thread_name_prefix="resulttracker-snapshot") as pool:
+        pending: collections.deque[tuple[Part, Future[bytes | None]]] = collections.deque()
+        remaining = iter(wanted)
+
+        def fetch_more() -> None:
+            while len(pending) < _PREFETCH:
+                part = next(remaining, None)
+                if part is None:
+                    return
+                pending.append((part, pool.submit(store.read, part.name)))
+
+        def fetched_in_order() -> Iterator[tuple[Part, bytes | None]]:
+            fetch_more()
+            while pending:
+                part, future = pending.popleft()
+                data = future.result()
+                fetch_more()
+                yield part, data
+
+        yield from _checked(manifest, fetched_in_order())
+
+
+def _checked(manifest: Manifest, parts: Iterator[tuple[Part, bytes | None]]) -> Iterator[Entry]:
+    for part, data in parts:
         try:
-            loaded = _load_part(store, manifest, part)
+            loaded = _parse_part(manifest, part, data)
         except SnapshotError as error:
             _logger.warning("ignoring part of snapshot: %s", error)
             continue

@@ -329,6 +329,8 @@ def local_workloads(keys: int, scratch: str) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]], where: str) -> str:
+    if not rows:
+        return ""
     lines = [
         f"### {where}",
         "",

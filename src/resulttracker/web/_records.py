@@ -24,8 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import Record, ResultTracker
+from ..api import Record, ResultTracker, StoreTracker
 from ..errors import CorruptResultError
+from ..feed import Feed
 from ..query import Where
 from ..validation import Results, ResultType, normalize_prefix
 
@@ -93,15 +94,24 @@ class ChangeLog:
         self._corrupt = 0
         self._scanned_at = -math.inf
         self._lock = threading.Lock()
+        # Stores with the backend contract are followed through their change feed.
+        self._feed: Feed | None = None
+        self._corrupt_keys: set[str] = set()
+        self._newly_corrupt: list[str] = []
 
     def refresh(self, *, force: bool = False) -> None:
         """Rescan the store unless the last scan is younger than ``min_interval``."""
         with self._lock:
             if not force and time.monotonic() - self._scanned_at < self.min_interval:
                 return
+            generation = self._generation + 1
+            if isinstance(self.tracker, StoreTracker):
+                if self._follow_feed(self.tracker, generation):
+                    self._generation = generation
+                self._scanned_at = time.monotonic()
+                return
             corrupt: list[CorruptResultError] = []
             fresh = {record.key: record for record in self.tracker.scan(on_corrupt=corrupt.append)}
-            generation = self._generation + 1
             changed = False
             for key, record in fresh.items():
                 entry = self._entries.get(key)
@@ -117,6 +127,37 @@ class ChangeLog:
                 self._generation = generation
             self._corrupt = len(corrupt)
             self._scanned_at = time.monotonic()
+
+    def _follow_feed(self, tracker: StoreTracker, generation: int) -> bool:
+        """Apply the store's change feed (see :meth:`StoreTracker.watch
+        <resulttracker.api.StoreTracker.watch>`): an idle refresh lists the keys
+        and reads none. Return whether anything changed."""
+        if self._feed is None:
+            self._feed = tracker.watch(
+                on_corrupt=lambda error: self._newly_corrupt.append(error.key)
+            )
+        self._newly_corrupt.clear()
+        changed = False
+        for change in self._feed.poll():
+            self._corrupt_keys.discard(change.key)
+            entry = self._entries.get(change.key)
+            if change.record is not None:
+                if entry is None or not _same(entry.record, change.record):
+                    self._entries[change.key] = _Entry(change.record, generation)
+                    self._tombstones.pop(change.key, None)
+                    changed = True
+            elif entry is not None:
+                del self._entries[change.key]
+                self._tombstones[change.key] = generation
+                changed = True
+        # A key whose document turned corrupt leaves the table, as a scan skips it.
+        for key in self._newly_corrupt:
+            self._corrupt_keys.add(key)
+            if self._entries.pop(key, None) is not None:
+                self._tombstones[key] = generation
+                changed = True
+        self._corrupt = len(self._corrupt_keys)
+        return changed
 
     def snapshot(self, since: str | None, prefix: str | None, where: Where) -> Snapshot:
         """The records under ``prefix`` matching ``where`` that changed after ``since``.

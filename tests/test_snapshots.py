@@ -501,3 +501,21 @@ def test_a_snapshot_in_many_parts_fetched_ahead(
     scene.tracker().store.delete(manifest.parts[5].name)
     assert as_model(scene.tracker().scan()) == model
     assert scene.tracker().check().snapshot_problems
+
+
+def test_the_folder_lists_versions_in_code_point_order(tmp_path: Path) -> None:
+    scene = local_scene(tmp_path)
+    model: Model = {}
+    keys = ["a-b", "a/b", "a/b-c/d", "a/b.c", "a.b", "a0", "A", "é/x", "z", "a/bb/c", "ab", "~"]
+    for number, key in enumerate(keys):
+        scene.put_raw(model, key, {"n": number})
+    store = scene.tracker().store
+    assert [entry.key for entry in store.list_versions("")] == sorted(keys)
+    assert [entry.key for entry in store.list_versions("a")] == sorted(
+        key for key in keys if key.startswith("a/")
+    )
+    settle(scene)
+    scene.tracker().compact()
+    records = list(scene.tracker().scan())
+    assert [record.key for record in records] == sorted(keys)
+    assert as_model(records) == model

@@ -78,8 +78,8 @@ class Feed:
             With ``on_corrupt="raise"``, a changed key is corrupt; the feed's
             state is left as it was, so the next poll sees the same changes.
         """
-        listing, reserved = self._store.list_versions_and_reserved(self.prefix)
-        listing.sort()
+        found, reserved = self._store.list_versions_and_reserved(self.prefix)
+        listing = sorted(found)
         previous = self._seen
         seen: dict[str, _Seen] = {} if previous is None else dict(previous)
         changes: list[Change] = []

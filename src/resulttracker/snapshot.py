@@ -35,12 +35,13 @@ import collections
 import functools
 import gzip
 import hashlib
+import itertools
 import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -69,9 +70,9 @@ FORMAT = "resulttracker-snapshot"
 #: The layout version this module writes and reads; other versions are ignored.
 FORMAT_VERSION = 1
 #: Largest part before compression (a part is read whole, in one request).
-PART_RAW_BYTES = 4 * 1024 * 1024
+PART_RAW_BYTES = 1024 * 1024
 #: Parts a scan fetches ahead of the one it works through.
-_PREFETCH = 4
+_PREFETCH = 8
 #: Entries longer than this are left out of snapshots (their keys are read).
 _ENTRY_RAW_BYTES = 1024 * 1024
 #: Scans of fewer keys read them all rather than look for a snapshot (which
@@ -395,7 +396,7 @@ class MergeCounts:
 
 def resolve(
     store: Store,
-    listing: Sequence[Listed],
+    listing: Iterable[Listed],
     known: Iterable[Entry],
     counts: MergeCounts | None = None,
 ) -> Iterator[tuple[str, Outcome, str | None]]:
@@ -411,8 +412,8 @@ def resolve(
     location = store.location
     snapshot = iter(known)
     current = next(snapshot, None)
-    for start in range(0, len(listing), BATCH_SIZE):
-        window = listing[start : start + BATCH_SIZE]
+    pending = iter(listing)
+    while window := list(itertools.islice(pending, BATCH_SIZE)):
         fresh: dict[str, Results] = {}
         stale: list[str] = []
         for listed in window:
@@ -451,18 +452,34 @@ def resolve(
                 yield key, Record(key, decoded, modified), found.version
 
 
+def _sorted_listing(store: Store, prefix: str) -> tuple[Iterator[Listed], int, list[str] | None]:
+    """The listing sorted by key (streamed where the store lists in order), a
+    lower bound of its size (exact unless streamed) and the reserved names the
+    listing met, if it could tell."""
+    listing, reserved = store.list_versions_and_reserved(prefix)
+    if store.sorted_versions:
+        return iter(listing), SNAPSHOT_MIN_KEYS, reserved
+    ordered = sorted(listing)
+    return iter(ordered), len(ordered), reserved
+
+
+def _upper_bound(prefix: str) -> str | None:
+    # Every key under "p/" sorts before "p0" ('0' follows '/').
+    return prefix + "0" if prefix else None
+
+
 def scan(store: Store, prefix: str) -> Iterator[Record | CorruptResultError]:
     """What a plain scan of ``prefix`` yields, through the newest snapshot covering
     it if there is one (and the scan is large enough for it to pay)."""
-    listing, reserved = store.list_versions_and_reserved(prefix)
-    listing.sort()
-    if not listing:
+    listing, size, reserved = _sorted_listing(store, prefix)
+    first = next(listing, None)
+    if first is None:
         return
     known: Iterable[Entry] = ()
-    if len(listing) >= SNAPSHOT_MIN_KEYS:
+    if size >= SNAPSHOT_MIN_KEYS:
         manifest = find_snapshot(store, prefix, reserved)
-        known = entries(store, manifest, listing[0].key, listing[-1].key)
-    for _, outcome, _ in resolve(store, listing, known):
+        known = entries(store, manifest, first.key, _upper_bound(prefix))
+    for _, outcome, _ in resolve(store, itertools.chain([first], listing), known):
         if outcome is not None:
             yield outcome
 
@@ -535,13 +552,12 @@ def compact(store: Store, prefix: str, *, grace: float = GRACE_SECONDS) -> Compa
     started = time.monotonic()
     now = datetime.now(timezone.utc)
     snapshot_id = f"{_scope(prefix)}-{int(now.timestamp() * 1000):013d}-{secrets.token_hex(8)}"
-    listing, reserved = store.list_versions_and_reserved(prefix)
-    listing.sort()
+    listing, _, reserved = _sorted_listing(store, prefix)
     previous = find_snapshot(store, prefix, reserved)
     writer = _PartWriter(store, snapshot_id)
     counts = MergeCounts()
     keys = 0
-    known = entries(store, previous, listing[0].key, listing[-1].key) if listing else iter(())
+    known = entries(store, previous, prefix, _upper_bound(prefix))
     for key, outcome, version in resolve(store, listing, known, counts):
         if isinstance(outcome, Record) and version is not None:
             keys += writer.add(key, version, outcome.results)

@@ -91,6 +91,9 @@ class Store(abc.ABC):
         :meth:`list_versions` gives each key's version from listing metadata
         alone (an ETag, a file's ``stat``, a revision column), without reading
         any document; snapshots and the change feed then read only what changed.
+    sorted_versions : bool
+        :meth:`list_versions` yields keys sorted by code point, so that bulk
+        reads through a snapshot stream rather than sort the whole listing.
     snapshots : bool
         The store can keep snapshots of itself under reserved names (see
         :mod:`resulttracker.snapshot`): :meth:`write`, :meth:`read`,
@@ -104,6 +107,7 @@ class Store(abc.ABC):
     sorted_listing: bool = False
     nested_keys: bool = True
     versions: bool = False
+    sorted_versions: bool = False
     snapshots: bool = False
 
     # -- the four primitives ------------------------------------------------------------
@@ -230,8 +234,8 @@ class Store(abc.ABC):
         """
         return self.list_keys(folder)
 
-    def list_versions_and_reserved(self, prefix: str) -> tuple[list[Listed], list[str] | None]:
-        """:meth:`list_versions` as a list, and the names under ``.resulttracker/``
+    def list_versions_and_reserved(self, prefix: str) -> tuple[Iterable[Listed], list[str] | None]:
+        """:meth:`list_versions`, and the names under ``.resulttracker/``
         that the same listing met, or ``None`` if it cannot tell (then the caller
         lists them with :meth:`list_reserved` if it needs them).
 
@@ -239,4 +243,4 @@ class Store(abc.ABC):
         where one listing of every key shows the reserved folder too (an object
         store's flat listing), saving a request.
         """
-        return list(self.list_versions(prefix)), None
+        return self.list_versions(prefix), None

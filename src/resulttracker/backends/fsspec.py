@@ -206,6 +206,7 @@ class LocalFiles(Store):
     modification_times = True
     nested_keys = False  # a file cannot also be a folder
     versions = True  # stat: inode, size, mtime, ctime (see local_versions)
+    sorted_versions = True  # a sorted walk: scans through a snapshot stream
     snapshots = True
 
     def __init__(self, root: str) -> None:
@@ -635,7 +636,7 @@ class RemoteFiles(Store):
 
     # Faster than the default: a listing of every key also lists the reserved
     # folder, so looking for a snapshot costs no request of its own.
-    def list_versions_and_reserved(self, prefix: str) -> tuple[list[Listed], list[str] | None]:
+    def list_versions_and_reserved(self, prefix: str) -> tuple[Iterable[Listed], list[str] | None]:
         if prefix or not self.versions:
             return super().list_versions_and_reserved(prefix)
         reserved: list[str] = []

@@ -64,7 +64,12 @@ def _modified(info: os.stat_result) -> datetime:
 
 def list_versions(root: str, prefix: str) -> Iterator[Listed]:
     """``(key, version, modified)`` for every file under ``prefix`` of the folder
-    ``root``; the same files as the folder store's ``list_keys``."""
+    ``root``, sorted by key; the same files as the folder store's ``list_keys``.
+
+    The walk visits each folder's entries in order, a folder's name counting as
+    ``name + "/"``, which yields the keys in code-point order without holding
+    more than one folder's names per level: a scan streams.
+    """
     base = root.rstrip("/") + "/"
     start = root if not prefix else base + prefix
     if prefix and os.path.isfile(start):
@@ -74,26 +79,42 @@ def list_versions(root: str, prefix: str) -> Iterator[Listed]:
             return
         yield Listed(prefix, stat_version(info), _modified(info))
         return
-    pending = [(start, prefix + "/" if prefix else "")]
-    while pending:
-        folder, key_prefix = pending.pop()
-        try:
-            entries = os.scandir(folder)
-        except (FileNotFoundError, NotADirectoryError):
+    stack = [iter(_sorted_entries(start, prefix + "/" if prefix else ""))]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
             continue
-        with entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith(_SKIPPED):
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append((entry.path, key_prefix + name + "/"))
-                elif entry.is_file():
-                    try:
-                        info = entry.stat()
-                    except FileNotFoundError:  # deleted since the folder was read
-                        continue
-                    yield Listed(key_prefix + name, stat_version(info), _modified(info))
+        key, path, is_folder = item
+        if is_folder:
+            stack.append(iter(_sorted_entries(path, key + "/")))
+            continue
+        try:
+            info = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):  # deleted since its folder was read
+            continue
+        if stat.S_ISREG(info.st_mode):
+            yield Listed(key, stat_version(info), _modified(info))
+
+
+def _sorted_entries(folder: str, key_prefix: str) -> list[tuple[str, str, bool]]:
+    """``(key, path, is_folder)`` of a folder's entries, in key order."""
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if name.startswith(_SKIPPED):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                found.append((name + "/", key_prefix + name, entry.path, True))
+            elif entry.is_file():
+                found.append((name, key_prefix + name, entry.path, False))
+    found.sort()
+    return [(key, path, is_folder) for _, key, path, is_folder in found]
 
 
 def read_versioned(path: str) -> Versioned:

@@ -591,8 +591,9 @@ class StoreTracker(ResultTracker):
 
         manifest = snapshot.find_snapshot(store, prefix)
         if manifest is not None:
+            scope = f"under {manifest.prefix!r}" if manifest.prefix else "of the whole store"
             report.snapshot = (
-                f"{manifest.name}: {manifest.keys} keys of {manifest.prefix or 'every prefix'!s}, "
+                f"{manifest.name}: {manifest.keys} keys {scope}, "
                 f"taken {manifest.created:%Y-%m-%d %H:%M:%S} UTC"
             )
         for snapshot_id, problem in snapshot.snapshot_problems(store, prefix):

@@ -79,42 +79,47 @@ def list_versions(root: str, prefix: str) -> Iterator[Listed]:
             return
         yield Listed(prefix, stat_version(info), _modified(info))
         return
-    stack = [iter(_sorted_entries(start, prefix + "/" if prefix else ""))]
+    # Per level: the folder's path, its keys' prefix and its sorted entries.
+    stack = [(start, prefix + "/" if prefix else "", iter(_sorted_entries(start)))]
     while stack:
-        item = next(stack[-1], None)
+        folder, key_prefix, pending = stack[-1]
+        item = next(pending, None)
         if item is None:
             stack.pop()
             continue
-        key, path, is_folder = item
+        name, is_folder = item
+        path = f"{folder}/{name}"
         if is_folder:
-            stack.append(iter(_sorted_entries(path, key + "/")))
+            stack.append((path, f"{key_prefix}{name}/", iter(_sorted_entries(path))))
             continue
         try:
             info = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):  # deleted since its folder was read
             continue
         if stat.S_ISREG(info.st_mode):
-            yield Listed(key, stat_version(info), _modified(info))
+            yield Listed(key_prefix + name, stat_version(info), _modified(info))
 
 
-def _sorted_entries(folder: str, key_prefix: str) -> list[tuple[str, str, bool]]:
-    """``(key, path, is_folder)`` of a folder's entries, in key order."""
+def _sorted_entries(folder: str) -> list[tuple[str, bool]]:
+    """``(name, is_folder)`` of a folder's entries, in key order (a folder's name
+    sorts as ``name + "/"``); names only, so that a folder of a million files
+    costs little memory."""
     try:
         entries = os.scandir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    found = []
+    found: list[tuple[str, str, bool]] = []
     with entries:
         for entry in entries:
             name = entry.name
             if name.startswith(_SKIPPED):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                found.append((name + "/", key_prefix + name, entry.path, True))
+                found.append((name + "/", name, True))
             elif entry.is_file():
-                found.append((name, key_prefix + name, entry.path, False))
+                found.append((name, name, False))
     found.sort()
-    return [(key, path, is_folder) for _, key, path, is_folder in found]
+    return [(name, is_folder) for _, name, is_folder in found]
 
 
 def read_versioned(path: str) -> Versioned:

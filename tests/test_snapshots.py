@@ -519,3 +519,35 @@ def test_the_folder_lists_versions_in_code_point_order(tmp_path: Path) -> None:
     records = list(scene.tracker().scan())
     assert [record.key for record in records] == sorted(keys)
     assert as_model(records) == model
+
+
+def test_network_file_systems_are_recognised_from_the_mount_table() -> None:
+    from resulttracker.backends.local_versions import mount_type, on_network_file_system
+
+    mounts = (
+        "/dev/vda / ext4 rw,relatime 0 0\n"
+        "server:/export /mnt/shared nfs4 rw,relatime,vers=4.2 0 0\n"
+        "//host/share /mnt/with\\040space cifs rw 0 0\n"
+        "tmpfs /mnt/shared/tmp tmpfs rw 0 0\n"
+    )
+    assert mount_type("/home/user/results", mounts) == "ext4"
+    assert mount_type("/mnt/shared/exp1", mounts) == "nfs4"
+    assert mount_type("/mnt/shared", mounts) == "nfs4"
+    assert mount_type("/mnt/sharedother", mounts) == "ext4"
+    assert mount_type("/mnt/shared/tmp/x", mounts) == "tmpfs"
+    assert mount_type("/mnt/with space/x", mounts) == "cifs"
+    assert on_network_file_system("/tmp") is False  # this machine's disk
+
+
+def test_a_revalidating_listing_gives_the_same_versions(tmp_path: Path) -> None:
+    from resulttracker.backends.local_versions import list_versions
+
+    scene = local_scene(tmp_path)
+    model: Model = {}
+    fill(scene, model, 20)
+    assert list(list_versions(scene.base, "", revalidate=True)) == list(
+        list_versions(scene.base, "", revalidate=False)
+    )
+    assert list(list_versions(scene.base, "exp/00003", revalidate=True)) == list(
+        scene.tracker().store.list_versions("exp/00003")
+    )

@@ -12,11 +12,18 @@ unchanged. Like git's "racily clean" entries, a read whose file changed less
 than :data:`RACY_SECONDS` before it gets no version (``None``): whoever caches
 it reads it again next time. A read whose ``fstat`` before and after differ (a
 writer rewriting the file in place meanwhile) gets none either.
+
+On a network file system a client may answer ``stat`` from its attribute cache
+(NFS keeps attributes up to ``acregmax``, 60 s by default), describing a file as
+it was before another host rewrote it; there the listing opens each file, which
+makes the client revalidate (close-to-open consistency), and never reads it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator
@@ -26,7 +33,15 @@ from ..codec import MAX_DOCUMENT_BYTES
 from ..store import Listed, Versioned
 from ..validation import RESERVED_PREFIX, TEMP_PREFIX
 
-__all__ = ["RACY_SECONDS", "list_versions", "read_versioned", "stat_version"]
+__all__ = [
+    "NETWORK_FILE_SYSTEMS",
+    "RACY_SECONDS",
+    "list_versions",
+    "mount_type",
+    "on_network_file_system",
+    "read_versioned",
+    "stat_version",
+]
 
 #: A file changed less than this long before it was read (or whose times lie in
 #: the future) gets no trusted version: the file system's timestamps may not
@@ -62,19 +77,84 @@ def _modified(info: os.stat_result) -> datetime:
     return datetime.fromtimestamp(info.st_mtime, tz=timezone.utc)
 
 
-def list_versions(root: str, prefix: str) -> Iterator[Listed]:
+#: Network file systems, whose clients cache file attributes (NFS: up to
+#: ``acregmax``, 60 s by default): there a ``stat`` may describe a file as it was
+#: before another host rewrote it, while an ``open`` revalidates them
+#: (close-to-open consistency), so their listings open each file.
+NETWORK_FILE_SYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "9p",
+        "ceph",
+        "glusterfs",
+        "fuse.glusterfs",
+        "fuse.sshfs",
+        "lustre",
+        "gpfs",
+        "afs",
+    }
+)
+
+
+def mount_type(path: str, mounts: str) -> str | None:
+    """The type of the file system holding ``path`` (absolute, resolved), given the
+    text of ``/proc/self/mounts``; ``None`` if no mount point holds it."""
+    best, kind = "", None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # Mount points escape blanks and backslashes as octal (\040 is a space).
+        point = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match[1], 8)), fields[1])
+        inside = point == "/" or path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+@functools.lru_cache(maxsize=64)
+def on_network_file_system(root: str) -> bool:
+    """Whether the folder ``root`` lies on a network file system (Linux; ``False``
+    where the mount table cannot be read)."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as file:
+            mounts = file.read()
+    except OSError:
+        return False
+    return mount_type(os.path.realpath(root), mounts) in NETWORK_FILE_SYSTEMS
+
+
+def _stat_revalidated(path: str) -> os.stat_result:
+    # Opening makes an NFS client ask the server for the file's attributes.
+    fd = os.open(path, _OPEN_READ | getattr(os, "O_NONBLOCK", 0))
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def list_versions(root: str, prefix: str, *, revalidate: bool | None = None) -> Iterator[Listed]:
     """``(key, version, modified)`` for every file under ``prefix`` of the folder
     ``root``, sorted by key; the same files as the folder store's ``list_keys``.
 
     The walk visits each folder's entries in order, a folder's name counting as
     ``name + "/"``, which yields the keys in code-point order without holding
-    more than one folder's names per level: a scan streams.
+    more than one folder's names per level: a scan streams. With ``revalidate``
+    (by default: on a network file system, see :data:`NETWORK_FILE_SYSTEMS`)
+    each file is opened for its ``fstat`` rather than ``stat``-ed.
     """
+    if revalidate is None:
+        revalidate = on_network_file_system(root)
+    stat_of = _stat_revalidated if revalidate else os.stat
     base = root.rstrip("/") + "/"
     start = root if not prefix else base + prefix
     if prefix and os.path.isfile(start):
         try:
-            info = os.stat(start)
+            info = stat_of(start)
         except OSError:
             return
         yield Listed(prefix, stat_version(info), _modified(info))
@@ -93,7 +173,7 @@ def list_versions(root: str, prefix: str) -> Iterator[Listed]:
             stack.append((path, f"{key_prefix}{name}/", iter(_sorted_entries(path))))
             continue
         try:
-            info = os.stat(path)
+            info = stat_of(path)
         except (FileNotFoundError, NotADirectoryError):  # deleted since its folder was read
             continue
         if stat.S_ISREG(info.st_mode):

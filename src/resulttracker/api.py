@@ -529,8 +529,10 @@ class StoreTracker(ResultTracker):
             # reads of only the keys changed since (see resulttracker.snapshot).
             from . import snapshot
 
-            yield from snapshot.scan(self._store, prefix)
-            return
+            through = snapshot.scan(self._store, prefix)
+            if through is not None:
+                yield from through
+                return
         decode, location, partial = codec.decode, self._store.location, functools.partial
         for key, document, modified in self._store.scan(prefix):
             if document is not None:

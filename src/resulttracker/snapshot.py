@@ -41,7 +41,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -468,17 +468,40 @@ def _upper_bound(prefix: str) -> str | None:
     return prefix + "0" if prefix else None
 
 
-def scan(store: Store, prefix: str) -> Iterator[Record | CorruptResultError]:
+def scan(store: Store, prefix: str) -> Iterator[Record | CorruptResultError] | None:
     """What a plain scan of ``prefix`` yields, through the newest snapshot covering
-    it if there is one (and the scan is large enough for it to pay)."""
-    listing, size, reserved = _sorted_listing(store, prefix)
+    it (for scans of :data:`SNAPSHOT_MIN_KEYS` keys or more); ``None`` if there is
+    no snapshot and the caller's plain scan costs no more (the store could tell
+    before listing its keys: nothing has been read)."""
+    listing, reserved = store.list_versions_and_reserved(prefix)
+    if reserved is None:
+        # The listing is lazy or has not met the reserved folder: look first.
+        manifest = find_snapshot(store, prefix)
+        if manifest is None:
+            return None
+        return _scan_through(store, prefix, listing, lambda: manifest)
+    # The listing of every key has shown whether there is a snapshot: use what it
+    # met (no request when there is none; the reads then cost a plain scan's).
+    return _scan_through(store, prefix, listing, lambda: find_snapshot(store, prefix, reserved))
+
+
+def _scan_through(
+    store: Store,
+    prefix: str,
+    found: Iterable[Listed],
+    manifest_of: Callable[[], Manifest | None],
+) -> Iterator[Record | CorruptResultError]:
+    if store.sorted_versions:
+        listing, size = iter(found), SNAPSHOT_MIN_KEYS
+    else:
+        ordered = sorted(found)
+        listing, size = iter(ordered), len(ordered)
     first = next(listing, None)
     if first is None:
         return
     known: Iterable[Entry] = ()
     if size >= SNAPSHOT_MIN_KEYS:
-        manifest = find_snapshot(store, prefix, reserved)
-        known = entries(store, manifest, first.key, _upper_bound(prefix))
+        known = entries(store, manifest_of(), first.key, _upper_bound(prefix))
     for _, outcome, _ in resolve(store, itertools.chain([first], listing), known):
         if outcome is not None:
             yield outcome

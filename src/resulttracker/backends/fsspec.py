@@ -626,13 +626,13 @@ class RemoteFiles(Store):
         """S3 listings carry each object's ETag, and a GET the ETag of what it returns."""
         return self._protocol in _ETAG_PROTOCOLS
 
-    def list_versions(self, prefix: str) -> Iterable[Listed]:
+    def list_versions(self, prefix: str) -> Iterator[Listed]:
+        # A generator: nothing is listed until the caller iterates.
         if not self.versions:
-            return super().list_versions(prefix)
-        return [
-            Listed(key, _etag_version(info.get("ETag")), _modified(info))
-            for key, info in self.entries(prefix).items()
-        ]
+            yield from super().list_versions(prefix)
+            return
+        for key, info in self.entries(prefix).items():
+            yield Listed(key, _etag_version(info.get("ETag")), _modified(info))
 
     # Faster than the default: a listing of every key also lists the reserved
     # folder, so looking for a snapshot costs no request of its own.

@@ -473,7 +473,7 @@ def _upper_bound(prefix: str) -> str | None:
 
 def scan(store: Store, prefix: str) -> Iterator[Record | CorruptResultError] | None:
     """What a plain scan of ``prefix`` yields, through the newest snapshot covering
-    it (for scans of :data:`SNAPSHOT_MIN_KEYS` keys or more); ``None`` if there is
+    it (for scans of ``SNAPSHOT_MIN_KEYS`` keys or more); ``None`` if there is
     no snapshot and the caller's plain scan costs no more (the store could tell
     before listing its keys: nothing has been read)."""
     listing, reserved = store.list_versions_and_reserved(prefix)

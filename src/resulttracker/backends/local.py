@@ -873,7 +873,7 @@ class LocalFiles(Store):
     def list_versions_checked(
         self, prefix: str, revalidate: bool | None = None
     ) -> Iterator[Listed]:
-        """:meth:`list_versions`; with ``revalidate`` (by default: on a network
+        """``list_versions``; with ``revalidate`` (by default: on a network
         file system) each file is opened for its ``fstat`` rather than ``stat``-ed."""
         if revalidate is None:
             revalidate = on_network_file_system(self.root)

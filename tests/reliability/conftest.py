@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import s3_options
+from ..conftest import _harness, s3_options
 
 FULL = bool(os.environ.get("CI"))
 
@@ -20,7 +20,7 @@ def scale(full: int, light: int) -> int:
     return full if FULL else light
 
 
-@pytest.fixture(params=["local", "s3", "sqlite", "postgres", "mariadb"])
+@pytest.fixture(params=["local", "s3", "gcs", "azure", "sqlite", "postgres", "mariadb"])
 def shared_base(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -32,6 +32,9 @@ def shared_base(
         endpoint = request.getfixturevalue("s3_endpoint")
         bucket, _ = request.getfixturevalue("s3_bucket")
         yield f"s3://{bucket}/base", s3_options(endpoint)
+    elif request.param in ("gcs", "azure"):
+        harness = next(_harness(request, tmp_path, request.param))
+        yield harness.base, harness.options
     else:
         import sqlalchemy as sa
 

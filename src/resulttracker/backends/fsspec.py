@@ -184,7 +184,7 @@ def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any
         config = {**_S3_DEFAULT_CONFIG, **options.get("config_kwargs", {})}
         options["config_kwargs"] = config
     try:
-        if protocol in ("gs", "gcs") and not _GCSFS_EXTENDED:
+        if protocol in ("gs", "gcs") and not _gcsfs_extended_asked_for():
             fs, root = _plain_gcs(base, options)
         else:
             fs, root = fsspec.core.url_to_fs(base, **options)
@@ -205,7 +205,8 @@ def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any
 #: caching the failure. The plain JSON-API file system serves every other bucket
 #: at full speed; setting ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=true`` explicitly
 #: opts back into gcsfs's default.
-_GCSFS_EXTENDED = os.environ.get("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "").lower() in ("true", "1")
+def _gcsfs_extended_asked_for() -> bool:
+    return os.environ.get("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "").lower() in ("true", "1")
 
 
 def _plain_gcs(base: str, options: Mapping[str, Any]) -> tuple[Any, str]:

@@ -363,3 +363,17 @@ def test_bulk_reads_of_many_keys_are_concurrent_bounded_and_fast(
         assert elapsed < 15, elapsed
     finally:
         proxy.stop()
+
+
+def test_a_base_at_the_top_of_a_bucket(object_store: StoreHarness) -> None:
+    top = object_store.new_tracker(object_store.base.rsplit("/", 1)[0])
+    assert top.exists()
+    top["k"] = {"x": 1}
+    object_store.tracker["inner"] = {"x": 2}  # the key "base/inner" seen from the top
+    object_store.raw_write("", b"")  # a "base/" folder marker
+    assert list(top.keys()) == ["base/inner", "k"]
+    assert [record.key for record in top.scan("base")] == ["base/inner"]
+    assert top["base/inner"] == {"x": 2}
+    assert top.delete("k")
+    assert not top.delete("base")
+    assert list(top.keys()) == ["base/inner"]

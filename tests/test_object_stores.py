@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from resulttracker import FsspecResultTracker, ResultTracker, StoreError, cli
+from resulttracker import CorruptResultError, FsspecResultTracker, ResultTracker, StoreError, cli
 from resulttracker.validation import KeyType, Results, ResultType
 
 from .conftest import StoreHarness
@@ -377,3 +377,10 @@ def test_a_base_at_the_top_of_a_bucket(object_store: StoreHarness) -> None:
     assert top.delete("k")
     assert not top.delete("base")
     assert list(top.keys()) == ["base/inner"]
+
+
+def test_locations_in_messages_use_the_scheme_of_the_base(object_store: StoreHarness) -> None:
+    object_store.raw_write("bad", b"[not results")
+    with pytest.raises(CorruptResultError) as caught:
+        object_store.tracker.get("bad")
+    assert f"{object_store.base}/bad" in str(caught.value)  # az://…, not abfs://…

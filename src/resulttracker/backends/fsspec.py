@@ -518,7 +518,9 @@ class RemoteFiles:
         self._split_path: Callable[[str], tuple[str, ...]] | None = getattr(fs, "split_path", None)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         self._protocol = protocol
-        self._url_prefix = f"{protocol}://{self._prefix}"
+        # Locations in messages use the scheme the user wrote (az://, not abfs://).
+        self._scheme = shown_base.partition("://")[0] if "://" in shown_base else protocol
+        self._url_prefix = f"{self._scheme}://{self._prefix}"
         #: The bucket (container) holding the base; "" on file systems without buckets.
         self.container = str(self._split_path(root)[0]) if self._split_path and root else ""
         self._container_word = _CONTAINER_WORD.get(protocol, "bucket")
@@ -545,7 +547,7 @@ class RemoteFiles:
             bucket, name, *_ = split_path(path)
             if f"{bucket}/{name}" != path:
                 raise InvalidKeyError(
-                    f"key {key!r} cannot be stored literally on {self._protocol}:// "
+                    f"key {key!r} cannot be stored literally on {self._scheme}:// "
                     f"(the file system reads it as {bucket}/{name} plus options)"
                 )
         return path
@@ -791,7 +793,10 @@ class RemoteFiles:
         start = self.path(prefix) if prefix else self.root
         if self._async and self._protocol in object_stores.KNOWN_PROTOCOLS:
             # The store's own listing: names exactly as stored, with their times.
-            names = self._run(operation, lambda: None, self._list_objects, start)
+            try:
+                names = self._run(operation, lambda: None, self._list_objects, start)
+            except _MISSING:
+                names = []  # not the bucket (_run checked): nothing there
         else:
             names = self._find(operation, start)
         skip = len(self._prefix)

@@ -146,6 +146,7 @@ def test_folder_markers_and_names_that_are_not_keys_are_not_listed(
         ("exp/", b""),
         ("empty/", b""),
         ("deep/er/", b""),
+        ("hadoop_$folder$", b""),
         ("withcontent/", b'{"x": 3}'),
         ("a//b", b'{"x": 4}'),
         ("./dot", b'{"x": 5}'),

@@ -448,6 +448,9 @@ _CONTAINER_WORD = {"az": "container", "abfs": "container", "abfss": "container"}
 #: then costs one bucket check per this many seconds, not one per read.
 _CONTAINER_RECHECK_SECONDS = 60.0
 
+#: How the names of folder markers end: consoles' "exp/", Hadoop's "exp_$folder$".
+_FOLDER_MARKER_ENDINGS = ("/", "_$folder$")
+
 #: What ``_fetch`` returns for a "not found" that may be the bucket's.
 _UNSURE: Any = object()
 
@@ -802,7 +805,7 @@ class RemoteFiles:
         skip = len(self._prefix)
         entries = {}
         for path, info in names:
-            if not path.startswith(self._prefix) or path.endswith("/"):
+            if not path.startswith(self._prefix) or path.endswith(_FOLDER_MARKER_ENDINGS):
                 continue  # a folder marker, the base's own included
             key = path[skip:]
             if key_has_prefix(key, prefix) and _is_key(key):

@@ -1,7 +1,8 @@
 """Fixtures: one harness per backend, with ground-truth access to its store.
 
-Every conformance test takes the ``store`` fixture and runs once per backend.
-A :class:`StoreHarness` gives the tracker under test plus ``raw_*`` helpers that
+Tests that take the ``store`` fixture run once per backend; the conformance suite
+(:mod:`resulttracker.testing`, run by ``test_conformance.py``) takes its harness
+from it. A :class:`StoreHarness` gives the tracker under test plus ``raw_*`` helpers that
 read and write the store *without* resulttracker (plain ``open``, fsspec's
 memory store, boto3), so a bug cannot hide behind itself.
 """
@@ -30,27 +31,34 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from resulttracker import FsspecResultTracker, StoreTracker
+from resulttracker.testing import StoreHarness as PublicStoreHarness
 
 S3_CREDENTIALS = {"key": "testing", "secret": "testing"}
 REPOSITORY = Path(__file__).resolve().parents[1]
 _bucket_numbers = itertools.count()
 
 
-@dataclass
-class StoreHarness:
-    """A backend under test and ground-truth access to what it stores."""
+@dataclass(eq=False)
+class StoreHarness(PublicStoreHarness):
+    """A built-in backend under test and ground-truth access to what it stores.
+
+    The public harness of :mod:`resulttracker.testing`, with the ``raw_*`` helpers
+    given as functions and trackers opened from ``base`` and ``options``.
+    """
 
     name: str
     base: str
     options: dict[str, Any]
-    raw_write: Callable[[str, bytes], None]
-    raw_read: Callable[[str], bytes | None]
-    raw_names: Callable[[], set[str]]
-    tracker: StoreTracker = field(init=False)
+    # field(): required, and shadowing the methods of the public harness.
+    raw_write: Callable[[str, bytes], None] = field()  # type: ignore[assignment]
+    raw_read: Callable[[str], bytes | None] = field()  # type: ignore[assignment]
+    raw_names: Callable[[], set[str]] = field()  # type: ignore[assignment]
     #: Documents are kept as text: the store itself refuses bytes that are not UTF-8.
     text_only: bool = False
     #: How ``repr`` shows ``base`` (credentials hidden); ``base`` itself by default.
     shown_base: str = ""
+    #: The S3 test credentials: no message or repr of any backend may show them.
+    credentials: tuple[str, ...] = (S3_CREDENTIALS["secret"],)
     #: Object stores: the bucket (container) holding ``base``, and the names of
     #: every bucket of the store, read without resulttracker.
     container: str = ""

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from resulttracker import FsspecResultTracker, __main__, cli
-from resulttracker.cli import natural_key, parse_storage_options, parse_value
+from resulttracker import CorruptResultError, FsspecResultTracker, __main__, cli
+from resulttracker.cli import parse_storage_options, parse_value
 from resulttracker.transfer import same_results
 
 from .conftest import StoreHarness, s3_harness, s3_options
@@ -231,8 +231,8 @@ def test_show_table_is_for_humans(store: StoreHarness) -> None:
     assert header == ["key", "acc", "loss", "ok", "opt", "seed"]
     body = [line.split() for line in lines[2:]]
     assert [row[0] for row in body] == ["exp/trial1", "exp/trial2", "exp/trial10"]
-    assert body[0][:5] == ["exp/trial1", "0.7", "±", "0.03", "inf"]
-    assert body[2][:5] == ["exp/trial10", "0.8", "±", "0.02", "nan"]
+    assert body[0][:5] == ["exp/trial1", "0.700", "±", "0.030", "inf"]
+    assert body[2][:5] == ["exp/trial10", "0.800", "±", "0.020", "nan"]
 
 
 def test_show_where_sort_limit_columns(store: StoreHarness) -> None:
@@ -316,7 +316,7 @@ def test_best_with_no_usable_value_exits_1(store: StoreHarness) -> None:
 
 def test_summary_aggregates_replicas(store: StoreHarness) -> None:
     for seed, loss in enumerate([1.0, 2.0, 3.0]):
-        store.tracker.put(f"sweep/lr0.1/seed{seed}", loss=loss, acc=0.5)
+        store.tracker.put(f"sweep/lr0.1/seed{seed}", loss=loss, acc=0.5 + seed / 10, lr=0.1)
     for seed in range(2):
         store.tracker.put(f"sweep/lr1/seed{seed}", **{"loss/mean": 4.0, "loss/sem": 0.3})
     result = invoke(store, "summary", "sweep", "--depth", "2")
@@ -332,7 +332,9 @@ def test_summary_aggregates_replicas(store: StoreHarness) -> None:
     # The default groups by all but the last segment: the same groups here.
     assert invoke(store, "summary", "sweep").stdout == result.stdout
     table = invoke(store, "summary", "-d", "2", "-f", "table").stdout.splitlines()
-    assert table[2].split() == ["sweep/lr0.1", "acc", "0.5", "±", "0", "3"]
+    # lr is the same in every replica: a parameter, not a metric to summarize
+    assert ("sweep/lr0.1", "lr") not in rows
+    assert table[2].split() == ["sweep/lr0.1", "acc", "0.600", "±", "0.058", "3"]
 
 
 # -- export / copy ---------------------------------------------------------------------
@@ -680,17 +682,31 @@ def test_parse_storage_options() -> None:
     }
 
 
-def test_natural_key() -> None:
-    keys = ["trial/10", "trial/2", "trial/1", "a10b2", "a2b10", "a2b2", "trial/01"]
-    assert sorted(keys, key=natural_key) == [
-        "a2b2",
-        "a2b10",
-        "a10b2",
-        "trial/01",
-        "trial/1",
-        "trial/2",
-        "trial/10",
-    ]
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "",
+        "123",
+        "true",
+        "null",
+        '"quoted"',
+        "a=b",
+        "{not json",
+        True,
+        5,
+        2.5,
+        None,
+        {"region_name": "eu-west-1"},
+        [1, "x"],
+    ],
+)
+def test_storage_options_written_back_read_back_the_same(value: Any) -> None:
+    # The demo hands the -o options to its trial processes this way.
+    from resulttracker._options import format_storage_options
+
+    (pair,) = format_storage_options({"name": value})
+    assert parse_storage_options([pair]) == {"name": value}
 
 
 class FakeTerminal(io.StringIO):
@@ -707,7 +723,7 @@ def test_progress_bar_only_on_a_terminal_and_only_for_long_work(
         bar.update(1, 2)  # under a second: nothing drawn
     assert terminal.getvalue() == ""
 
-    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(cli.output, "PROGRESS_DELAY", 0.0)
     with cli.ProgressBar("slow") as bar:
         bar.update(1, 2)
         bar.update(2, 2, "writing")
@@ -760,4 +776,299 @@ def test_the_installed_executable(
     assert missing.returncode == 1
     assert missing.stderr.splitlines() == [
         "Error: timed out after 0.1 s waiting for key 'exp/other'"
+    ]
+
+
+# -- natural order and terminal safety (issue 12, item 18) ------------------------------
+
+#: Keys of every natural-sort shape; each pair once crashed ``show`` in a table.
+SHAPES = [
+    "run",
+    "run2",
+    "run10",
+    "2",
+    "a1b",
+    "a01",
+    "a1",
+    "1e5",
+    "x/\u0663",
+    "x/3",
+    "y" + "9" * 250,
+]
+
+
+def local_invoke(base: Path, *args: str, **kwargs: Any) -> Result:
+    return CliRunner().invoke(cli.cli, ["-b", str(base), *args], **kwargs)
+
+
+def test_tables_sort_keys_of_every_shape(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    for number, key in enumerate(SHAPES):
+        tracker[key] = {"loss": float(number), "acc/mean": 0.5, "acc/sem": 0.1}
+        tracker[f"g/{key}/0"] = {"loss": 1.0}
+    for args in (
+        ["show", "--format", "table"],
+        ["show", "--format", "table", "--sort", "loss"],
+        ["ls", "--long", "--format", "table"],
+        ["summary", "--format", "table", "--depth", "2"],
+        ["summary", "g", "--format", "table"],
+        ["best", "loss", "--format", "table"],
+    ):
+        result = local_invoke(tmp_path, *args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+    shown = local_invoke(tmp_path, "show", "--format", "table", "--columns", "loss").stdout
+    rows = [line.split()[0] for line in shown.splitlines()[2:] if not line.startswith(" g/")]
+    listed = [row for row in rows if not row.startswith("g/")]
+    assert listed[:10] == [
+        "1e5",
+        "2",
+        "a01",
+        "a1",
+        "a1b",
+        "run",
+        "run2",
+        "run10",
+        "x/3",
+        "x/\u0663",
+    ]
+
+
+#: Characters a terminal acts on: ESC (a colour, a screen clear), BEL, a C1 CSI,
+#: NEL, DEL, a bidi override and isolate, a line separator, a newline.
+HOSTILE = "a\x1b[31mred\x1b[2J\x07\x9b2J\x85\x7f\u202eevil\u2066x\u2028\n"
+RAW_CONTROLS = ["\x1b", "\x07", "\x9b", "\x85", "\x7f", "\u202e", "\u2066", "\u2028"]
+
+
+def assert_terminal_safe(text: str) -> None:
+    for character in RAW_CONTROLS:
+        assert character not in text, (character, text)
+
+
+def test_control_characters_are_escaped_in_every_human_format(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    key = "k\u202eyek"  # keys refuse control characters, but not bidi overrides
+    tracker.put(key, **{HOSTILE: HOSTILE, "loss": 1.0, f"{HOSTILE}/mean": 2.0})
+    for args in (
+        ["show", "--format", "table"],
+        ["get", key, "--format", "table"],
+        ["best", "loss", "--format", "table"],
+        ["ls", "--long", "--format", "table"],
+        ["summary", "--format", "table", "--depth", "1"],
+    ):
+        result = local_invoke(tmp_path, *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert_terminal_safe(result.stdout)
+        assert_terminal_safe(result.stderr)
+    table = local_invoke(tmp_path, "show", "--format", "table").stdout
+    assert "a\\x1b[31mred\\x1b[2J\\x07\\x9b2J\\x85\\x7f\\u202eevil\\u2066x\\u2028\\n" in table
+    assert "k\\u202eyek" in table
+    # ls prints keys one per line: escaped on a terminal, exact in a pipe.
+    assert local_invoke(tmp_path, "ls").stdout == key + "\n"
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_json_output_is_exact_valid_and_terminal_safe(tmp_path: Path, fmt: str) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker.put("k", **{HOSTILE: HOSTILE})
+    for args in (["show", "--format", fmt], ["get", "k", "--format", fmt]):
+        result = local_invoke(tmp_path, *args)
+        assert result.exit_code == 0, result.output
+        assert_terminal_safe(result.stdout)
+        parsed = json.loads(result.stdout.splitlines()[0] if fmt == "jsonl" else result.stdout)
+        row = parsed[0] if isinstance(parsed, list) else parsed
+        assert row[HOSTILE] == HOSTILE
+
+
+def test_csv_output_keeps_the_data_exact(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker.put("k", **{HOSTILE: HOSTILE})
+    result = local_invoke(tmp_path, "show", "--format", "csv")
+    assert list(csv.reader(io.StringIO(result.stdout))) == [["key", HOSTILE], ["k", HOSTILE]]
+
+
+def test_error_lines_and_notes_are_terminal_safe(tmp_path: Path) -> None:
+    base = tmp_path / "b\x1b[2J\x9b"
+    FsspecResultTracker(base).put("k", x=1)
+    (base / "bad").write_bytes(b'{"x": 1e999}')
+    exported = local_invoke(base, "export", str(tmp_path / "out\x1b[31m.csv"), "k")
+    assert exported.exit_code == 0, exported.output
+    assert "exported 1 key to " in exported.stderr
+    assert_terminal_safe(exported.stderr)
+    failed = local_invoke(base, "get", "bad")
+    assert_one_line_error(failed, 1, "corrupt results at key 'bad'", "b\\x1b[2J\\x9b")
+    assert_terminal_safe(failed.stderr)
+    checked = local_invoke(base, "check", "--format", "table")
+    assert checked.exit_code == 1
+    assert_terminal_safe(checked.stdout + checked.stderr)
+    too_big = local_invoke(base, "put", "k", "x=" + "7" * 5000)
+    assert_one_line_error(too_big, 2, "has 5000 digits")
+    assert FsspecResultTracker(base).get("k") == {"x": 1}
+
+
+def test_progress_and_tables_on_a_real_terminal_are_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker.put("k\u202e", **{"v": HOSTILE})
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(cli.output, "stdout_is_terminal", lambda: True)
+    assert cli.run(["-b", str(tmp_path), "ls"]) == 0
+    assert cli.run(["-b", str(tmp_path), "show"]) == 0
+    shown = terminal.getvalue()
+    # rich styles the header itself (ESC [1m); nothing from the data gets through.
+    assert "\x1b[31m" not in shown
+    assert "\x1b[2J" not in shown
+    assert_terminal_safe(shown.replace("\x1b[1m", "").replace("\x1b[0m", ""))
+    assert "k\\u202e" in shown
+    assert "a\\x1b[31mred\\x1b[2J\\x07\\x9b2J" in shown
+
+
+# -- global options anywhere -------------------------------------------------------------
+
+
+def test_global_options_work_before_or_after_every_command(store: StoreHarness) -> None:
+    fill(store)
+    options = global_options(store)
+    before = CliRunner().invoke(cli.cli, [*options, "show", "exp", "-f", "jsonl"])
+    after = CliRunner().invoke(cli.cli, ["show", "exp", "-f", "jsonl", *options])
+    assert before.exit_code == 0, before.output
+    assert after.stdout == before.stdout
+    assert len(after.stdout.splitlines()) == 3
+    for command in cli.cli.commands.values():
+        names = {name for parameter in command.params for name in parameter.opts}
+        assert {"--base", "-b", "--storage-option", "-o", "--debug"} <= names, command.name
+
+
+def test_a_global_option_after_the_command_wins(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    FsspecResultTracker(str(first)).put("only-in-first", v=1)
+    FsspecResultTracker(str(second)).put("only-in-second", v=2)
+    result = CliRunner().invoke(cli.cli, ["--base", str(first), "ls", "--base", str(second)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == ["only-in-second"]
+    # -o pairs given on both sides are merged; a bad one after the command is refused
+    bad = CliRunner().invoke(cli.cli, ["--base", str(first), "ls", "-o", "no-equals-sign"])
+    assert_one_line_error(bad, 2, "'no-equals-sign' is not KEY=VALUE")
+
+
+def test_debug_after_the_command_shows_the_traceback(tmp_path: Path) -> None:
+    (tmp_path / "bad").write_text("not json")
+    result = CliRunner().invoke(cli.cli, ["get", "bad", "--base", str(tmp_path), "--debug"])
+    assert isinstance(result.exception, CorruptResultError)
+    quiet = CliRunner().invoke(cli.cli, ["get", "bad", "--base", str(tmp_path)])
+    assert_one_line_error(quiet, 1, "not valid JSON")
+
+
+# -- a missing base is said (issue 17, item 2) --------------------------------------------
+
+#: Read commands and their arguments; "{out}" is a file the command would write.
+READ_COMMANDS = [
+    ["show"],
+    ["show", "-f", "table"],
+    ["ls"],
+    ["ls", "--long"],
+    ["summary"],
+    ["best", "loss"],
+    ["get", "exp/trial1"],
+    ["export", "{out}/out.csv"],
+    ["export", "-", "--format", "jsonl"],
+    ["report", "{out}/report.html"],
+    ["serve", "--no-browser", "--port", "0"],
+    ["check"],
+]
+
+
+@pytest.fixture(params=["folder", "bucket"])
+def missing_base(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
+    """A base that does not exist, and the -o options to reach it."""
+    if request.param == "folder":
+        return str(tmp_path / "no" / "such" / "base"), []
+    endpoint = request.getfixturevalue("s3_endpoint")
+    options = {**s3_options(endpoint), "operation_timeout": 10}
+    flags = [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+    return "s3://no-such-bucket-for-resulttracker/base", flags
+
+
+@pytest.mark.parametrize("placement", ["before", "after"])
+@pytest.mark.parametrize("args", READ_COMMANDS, ids=" ".join)
+def test_read_commands_on_a_missing_base_exit_1_naming_it(
+    missing_base: tuple[str, list[str]], tmp_path: Path, args: list[str], placement: str
+) -> None:
+    base, flags = missing_base
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [arg.format(out=out) for arg in args]
+    options = ["--base", base, *flags]
+    argv = [*options, *command] if placement == "before" else [*command, *options]
+    result = CliRunner().invoke(cli.cli, argv)
+    assert_one_line_error(result, 1, repr(base), "does not exist")
+    assert result.stdout == ""
+    assert list(out.iterdir()) == []  # export and report wrote nothing
+    assert not (tmp_path / "no").exists()  # nor was the base made
+
+
+def test_a_missing_base_is_named_without_its_credentials() -> None:
+    from resulttracker.cli.app import missing_base as error_for
+
+    message = error_for("s3://alice:s3cret@bucket/base").message
+    assert "s3cret" not in message
+    assert "'s3://alice:***@bucket/base' does not exist" in message
+
+
+def test_copy_from_a_missing_source_exits_1_and_writes_nothing(tmp_path: Path) -> None:
+    source, destination = tmp_path / "no-such-source", tmp_path / "dest"
+    result = CliRunner().invoke(cli.cli, ["copy", str(source), str(destination)])
+    assert_one_line_error(result, 1, repr(str(source)), "does not exist")
+    assert not destination.exists()
+    assert not source.exists()
+
+
+def test_an_empty_base_is_not_a_missing_one(tmp_path: Path) -> None:
+    base = tmp_path / "empty"
+    base.mkdir()
+    for args in (["show"], ["ls"], ["summary"], ["check"]):
+        result = local_invoke(base, *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "does not exist" not in result.stderr
+    assert_one_line_error(local_invoke(base, "get", "k"), 1, "no results at key 'k'")
+    assert_one_line_error(local_invoke(base, "best", "loss"), 1, "no best 'loss'")
+
+
+def test_put_creates_a_missing_folder_base(tmp_path: Path) -> None:
+    base = tmp_path / "not" / "yet"
+    assert local_invoke(base, "put", "exp/k", "x=1").exit_code == 0
+    assert FsspecResultTracker(base).get("exp/k") == {"x": 1}
+
+
+def test_put_never_creates_a_missing_bucket(s3_endpoint: str) -> None:
+    options = {**s3_options(s3_endpoint), "operation_timeout": 10}
+    flags = [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+    base = "s3://no-such-bucket-for-resulttracker/base"
+    result = CliRunner().invoke(cli.cli, ["put", "k", "x=1", "-b", base, *flags])
+    assert_one_line_error(result, 1, "no-such-bucket-for-resulttracker", "does not exist")
+    assert not FsspecResultTracker(base, **options).exists()
+
+
+@pytest.mark.parametrize("placement", ["before", "after"])
+def test_wait_on_a_missing_base_says_so_once_and_keeps_waiting(
+    tmp_path: Path, placement: str
+) -> None:
+    base = tmp_path / "later"
+    timer = threading.Timer(0.5, lambda: FsspecResultTracker(base).put("exp/k", x=1))
+    timer.start()
+    command = ["wait", "exp/k", "--timeout", "30", "--interval", "0.05"]
+    options = ["-b", str(base)]
+    argv = [*options, *command] if placement == "before" else [*command, *options]
+    result = CliRunner().invoke(cli.cli, argv)
+    timer.join()
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"the base {str(base)!r} does not exist yet; waiting for it"
+    ]
+    timed_out = local_invoke(tmp_path / "never", "wait", "k", "-t", "0.2", "--interval", "0.05")
+    assert timed_out.exit_code == 1
+    assert timed_out.stderr.splitlines() == [
+        f"the base {str(tmp_path / 'never')!r} does not exist yet; waiting for it",
+        "Error: timed out after 0.2 s waiting for key 'k'",
     ]

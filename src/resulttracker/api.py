@@ -2,27 +2,28 @@
 
 :class:`ResultTracker` is the torchx ``ResultTracker`` (abstract ``put`` and
 ``get``, map syntax) with the rest of the user-facing API written once on top of
-a few optional primitives. :class:`StoreTracker` is the base of the bundled
-backends: it implements ``put``/``get`` by validating, encoding and handing one
-document per key to five storage primitives (read, write, delete, list, and a
-location for messages), so a backend never validates or encodes anything itself.
+a few optional hooks. :class:`StoreTracker` is that API around a
+:class:`~resulttracker.store.Store`, the backend contract: it validates and
+encodes once and hands one document per key to the store's primitives (read,
+write, delete, list), so a backend never validates or encodes anything itself.
 """
 
 from __future__ import annotations
 
 import abc
 import functools
-import logging
 import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from . import codec, export, query
+# query and export are imported where first used: a job that only puts and gets
+# (and the command line's `get`) does not pay for them.
+from . import codec
 from .errors import CorruptResultError, InvalidKeyError, WaitTimeoutError
+from .model import CheckReport, Record
+from .store import BATCH_SIZE, Store
 from .validation import (
     KeyType,
     Results,
@@ -37,64 +38,22 @@ from .validation import (
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["CheckReport", "CorruptPolicy", "Record", "ResultTracker", "StoreTracker"]
+    from . import export, query
 
-#: How many keys derived methods fetch per round trip by default.
-BATCH_SIZE = 1000
-
-
-@dataclass(frozen=True)
-class Record:
-    """One key's results as returned by :meth:`ResultTracker.scan`.
-
-    Attributes
-    ----------
-    key : str
-        The key, in its canonical ``str`` form.
-    results : dict
-        The results stored at the key.
-    modified : datetime or None
-        When the key was last written, timezone-aware, from the store's own
-        metadata; ``None`` only for stores that keep no such time.
-    """
-
-    key: str
-    results: Results
-    modified: datetime | None = None
+__all__ = [
+    "BATCH_SIZE",
+    "CheckReport",
+    "CorruptPolicy",
+    "Record",
+    "ResultTracker",
+    "Store",
+    "StoreTracker",
+]
 
 
 #: What ``scan`` does with a corrupt key: raise, skip (logging a warning), or
 #: skip and hand the error to a callable.
 CorruptPolicy = Literal["raise", "skip"] | Callable[[CorruptResultError], object]
-
-_logger = logging.getLogger("resulttracker")
-
-
-@dataclass
-class CheckReport:
-    """What :meth:`ResultTracker.check` found.
-
-    Attributes
-    ----------
-    checked : int
-        Keys read.
-    corrupt : list of CorruptResultError
-        One error per key whose stored document is corrupt.
-    temporary_files : list of str
-        Temporary files left by interrupted writers (all of them, removed or not).
-    removed : list of str
-        The temporary files removed (``fix=True``).
-    """
-
-    checked: int = 0
-    corrupt: list[CorruptResultError] = field(default_factory=list)
-    temporary_files: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """No corrupt key and no temporary file left in place."""
-        return not self.corrupt and len(self.removed) == len(self.temporary_files)
 
 
 class ResultTracker(abc.ABC):
@@ -107,9 +66,14 @@ class ResultTracker(abc.ABC):
     ``get_many``, ``wait`` and ``wait_many``.
 
     Keys are ``int`` or ``str`` (``tracker[1]`` and ``tracker["1"]`` are one
-    entry); result values are ``int``, ``float``, ``bool`` or ``str``. Names
-    with slashes such as ``"loss/mean"`` and ``"loss/sem"`` are the convention
-    for statistics and are stored untouched.
+    entry). ``put`` accepts result values of type ``int``, ``float``, ``bool``
+    or ``str`` (:data:`~resulttracker.model.ResultType`). Reads are tolerant:
+    a document written by torchx or another writer reads back as torchx reads
+    it, so its values may also be ``None``, lists and dicts
+    (:data:`~resulttracker.model.StoredValue`, see :mod:`resulttracker.codec`);
+    statistics, queries, export, the command line and the dashboard skip or
+    show such values. Names with slashes such as ``"loss/mean"`` and
+    ``"loss/sem"`` are the convention for statistics and are stored untouched.
     """
 
     # -- the torchx contract ---------------------------------------------------------
@@ -130,14 +94,17 @@ class ResultTracker(abc.ABC):
     def get(self, key: KeyType) -> Results:
         """Return the results stored under ``key``, or ``{}`` if there are none.
 
-        Never blocks and never raises for a missing key.
+        Never blocks and never raises for a missing key. An empty document
+        also reads as ``{}`` (``key in tracker`` tells the two apart). Values
+        written by others may be any :data:`~resulttracker.model.StoredValue`.
 
         Raises
         ------
         InvalidKeyError
             The key breaks a rule.
         CorruptResultError
-            What is stored at the key is not a valid results document.
+            What is stored at the key cannot be decoded safely (see
+            :mod:`resulttracker.codec`).
         """
 
     def __getitem__(self, key: KeyType) -> Results:
@@ -157,14 +124,27 @@ class ResultTracker(abc.ABC):
         """Remove ``key``; return whether it existed."""
         raise NotImplementedError(f"{type(self).__name__} cannot delete keys")
 
-    def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
-        """Yield ``(key, results)`` for each of ``keys`` (validated, distinct).
+    def _sorted_keys(self, prefix: str) -> list[str]:
+        """The keys under ``prefix``, sorted."""
+        return sorted(self._list_keys(prefix))
 
-        Note for implementers: this default sends one ``get`` per key; override
-        it where the store can fetch many keys at once.
+    def _count(self, prefix: str) -> int:
+        """How many keys are under ``prefix``."""
+        return sum(1 for _ in self._list_keys(prefix))
+
+    def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
+        """Yield ``(key, results)`` for each of ``keys`` (validated, distinct) that
+        is stored, an empty document (``{}``) included; leave out the others.
+
+        Note for implementers: this default sends one ``get`` per key, and since
+        ``get`` returns ``{}`` both for a missing key and for an empty document,
+        it leaves out both; override it where the store can fetch many keys at
+        once or tell the two apart.
         """
         for key in keys:
-            yield key, self.get(key)
+            results = self.get(key)
+            if results:
+                yield key, results
 
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
         """Yield a :class:`Record` for every key under ``prefix``, sorted by key, or
@@ -175,7 +155,7 @@ class ResultTracker(abc.ABC):
         :meth:`_get_many`, and knows no modification times; override it where
         the store returns documents with their times in one pass.
         """
-        keys = sorted(self._list_keys(prefix))
+        keys = self._sorted_keys(prefix)
         for start in range(0, len(keys), BATCH_SIZE):
             batch = keys[start : start + BATCH_SIZE]
             try:
@@ -191,6 +171,16 @@ class ResultTracker(abc.ABC):
                 if results:
                     yield Record(key=key, results=results, modified=None)
 
+    def _put_exactly(self, key: str, results: Mapping[str, Any]) -> None:
+        """Store ``results`` exactly as another tracker's read returned them, for
+        :func:`resulttracker.copy`: values ``put`` refuses but documents written
+        by torchx or others may hold (``None``, lists, objects, text over the
+        length limit, an empty document) are kept.
+
+        Note for implementers: this default calls ``put``, which may refuse them.
+        """
+        self.put(key, **results)
+
     def _temporary_files(self, prefix: str) -> list[tuple[str, float]]:
         """``(location, age in seconds)`` of temporary files that interrupted
         writers left under ``prefix``; stores without temporary files have none."""
@@ -199,6 +189,17 @@ class ResultTracker(abc.ABC):
     def _remove_temporary_file(self, location: str) -> bool:
         """Remove one file listed by :meth:`_temporary_files`; whether it was there."""
         raise NotImplementedError(f"{type(self).__name__} has no temporary files")
+
+    def _empty_folders(self, prefix: str) -> list[tuple[str, float]]:
+        """``(location, age in seconds)`` of folders under ``prefix`` holding no key
+        (only such folders and temporary files), deepest first; a folder's age is
+        that of the youngest thing in it. Stores without folders have none."""
+        return []
+
+    def _remove_empty_folder(self, location: str) -> bool:
+        """Remove one folder listed by :meth:`_empty_folders` if it is (still)
+        empty; whether it was removed."""
+        raise NotImplementedError(f"{type(self).__name__} has no folders")
 
     def exists(self) -> bool:
         """Whether the store this tracker points at exists (a missing base is not
@@ -217,20 +218,27 @@ class ResultTracker(abc.ABC):
         A prefix selects whole path segments: ``"exp1"`` selects ``exp1`` and
         ``exp1/...`` but not ``exp10``.
         """
-        return iter(sorted(self._list_keys(normalize_prefix(prefix))))
+        return iter(self._sorted_keys(normalize_prefix(prefix)))
 
     def __iter__(self) -> Iterator[str]:
         return self.keys()
 
     def __len__(self) -> int:
-        return sum(1 for _ in self._list_keys(""))
+        return self._count("")
 
     def __contains__(self, key: object) -> bool:
-        """Whether ``key`` has results (an invalid key has none)."""
+        """Whether a document is stored at ``key``, as :meth:`keys` would list it
+        (an empty document ``{}`` counts; an invalid key is never stored).
+
+        Note for implementers: this default reads the key through
+        :meth:`_get_many`, which cannot tell an empty document from a missing
+        key unless overridden.
+        """
         try:
-            return bool(self.get(key))  # type: ignore[arg-type]
+            name = normalize_key(key)
         except InvalidKeyError:
             return False
+        return any(True for _ in self._get_many([name]))
 
     def delete(self, key: KeyType) -> bool:
         """Remove ``key`` and its results; return whether it existed."""
@@ -287,7 +295,11 @@ class ResultTracker(abc.ABC):
             elif on_corrupt == "raise":
                 raise item
             elif on_corrupt == "skip":
-                _logger.warning("skipping corrupt key %r: %s", item.key, item)
+                import logging  # only when there is something to log
+
+                logging.getLogger("resulttracker").warning(
+                    "skipping corrupt key %r: %s", item.key, item
+                )
             else:
                 on_corrupt(item)
 
@@ -297,11 +309,13 @@ class ResultTracker(abc.ABC):
         """Read every key under ``prefix`` and report what is wrong with the store.
 
         Reports keys whose stored document is corrupt (their
-        :class:`CorruptResultError`) and temporary files left by writers that
-        crashed mid-put. With ``fix=True``, temporary files older than
-        ``min_age`` seconds are removed (younger ones may belong to a put in
-        progress, which removing them would make fail). Corrupt documents are
-        never removed: a person should look at them.
+        :class:`CorruptResultError`; on a folder this includes a symbolic link
+        or a special file at a key's path), temporary files left by writers that
+        crashed mid-put and, on a file system, the folders such writers leave
+        holding no key. With ``fix=True``, temporary files and then empty
+        folders older than ``min_age`` seconds are removed (younger ones may
+        belong to a put in progress, which removing them would make fail).
+        Corrupt documents are never removed: a person should look at them.
         """
         _check_duration("min_age", min_age, allow_zero=True)
         normalized = normalize_prefix(prefix)
@@ -310,9 +324,17 @@ class ResultTracker(abc.ABC):
             report.checked += 1
             if isinstance(item, CorruptResultError):
                 report.corrupt.append(item)
-        for location, age in self._temporary_files(normalized):
+        # Both listed before anything is removed: removing a file from a folder
+        # makes the folder look new.
+        temporary = self._temporary_files(normalized)
+        folders = self._empty_folders(normalized)
+        for location, age in temporary:
             report.temporary_files.append(location)
             if fix and age >= min_age and self._remove_temporary_file(location):
+                report.removed.append(location)
+        for location, age in folders:
+            report.empty_folders.append(location)
+            if fix and age >= min_age and self._remove_empty_folder(location):
                 report.removed.append(location)
         return report
 
@@ -321,7 +343,8 @@ class ResultTracker(abc.ABC):
         return ((record.key, record.results) for record in self.scan(prefix))
 
     def wait(self, key: KeyType, *, timeout: float, poll_interval: float = 0.5) -> Results:
-        """Block until ``key`` has results and return them.
+        """Block until a document is stored at ``key`` and return its results
+        (``{}`` for an empty document; see :meth:`wait_many`).
 
         Raises
         ------
@@ -334,11 +357,13 @@ class ResultTracker(abc.ABC):
     def wait_many(
         self, keys: Iterable[KeyType], *, timeout: float, poll_interval: float = 0.5
     ) -> dict[str, Results]:
-        """Block until every one of ``keys`` has results; return ``{key: results}``
-        in the order given.
+        """Block until a document is stored at every one of ``keys``; return
+        ``{key: results}`` in the order given.
 
-        Every ``poll_interval`` seconds the keys still missing are fetched
-        together with :meth:`get_many`.
+        A key is there once :meth:`keys` would list it: an empty document
+        (``{}``, which torchx's ``put(key)`` writes) counts, and its results are
+        ``{}``. Every ``poll_interval`` seconds the keys still missing are
+        fetched together, as :meth:`get_many` does.
 
         Raises
         ------
@@ -353,9 +378,8 @@ class ResultTracker(abc.ABC):
         done: dict[str, Results] = {}
         missing = wanted
         while True:
-            done.update(
-                (key, results) for key, results in self.get_many(missing).items() if results
-            )
+            for start in range(0, len(missing), BATCH_SIZE):
+                done.update(self._get_many(missing[start : start + BATCH_SIZE]))
             missing = [key for key in wanted if key not in done]
             remaining = deadline - time.monotonic()
             if not missing:
@@ -383,6 +407,8 @@ class ResultTracker(abc.ABC):
         InvalidKeyError
             The prefix is invalid.
         """
+        from . import query
+
         condition = query.parse_where(where)
         records = self.scan(prefix)
         if not condition.conditions:
@@ -411,6 +437,8 @@ class ResultTracker(abc.ABC):
         InvalidQueryError
             ``mode`` or a ``where`` condition is invalid.
         """
+        from . import query
+
         condition = query.parse_where(where)
         return query.best_record(
             self.select(prefix, condition), metric, mode=mode, prefix=prefix, where=condition
@@ -431,6 +459,8 @@ class ResultTracker(abc.ABC):
         ExportError
             A result is named ``key`` or ``modified``.
         """
+        from . import export, query
+
         condition = query.parse_where(where)
         return export.to_dataframe(self.select(prefix, condition))
 
@@ -460,6 +490,8 @@ class ResultTracker(abc.ABC):
         StoreError
             The destination could not be written.
         """
+        from . import export, query
+
         condition = query.parse_where(where)
         chosen = export.format_for(destination, format)
         return export.export_records(
@@ -484,78 +516,125 @@ def _check_duration(name: str, value: object, *, allow_zero: bool) -> None:
 
 
 class StoreTracker(ResultTracker):
-    """Base of trackers whose store keeps one encoded document per key.
+    """The tracker of a :class:`~resulttracker.store.Store`: the whole API on top of
+    the store's four primitives.
 
-    ``put`` validates and encodes (:mod:`resulttracker.codec`) once, then calls
-    :meth:`_write`; ``get`` calls :meth:`_read` and decodes. A backend
-    implements :meth:`_read`, :meth:`_write`, :meth:`_delete`, :meth:`_list_keys`
-    and :meth:`_location`, and may override :meth:`_read_many` and
-    :meth:`_scan_documents` to be faster or to report modification times.
+    ``put`` validates (:mod:`resulttracker.validation`) and encodes
+    (:mod:`resulttracker.codec`) once, then hands the document to
+    :meth:`~resulttracker.store.Store.write`; ``get`` reads and
+    decodes; everything else comes from :class:`ResultTracker`. Backends are
+    stores; the bundled trackers (:class:`~resulttracker.FsspecResultTracker`,
+    :class:`~resulttracker.SQLResultTracker`) are this class around their store.
+
+    Parameters
+    ----------
+    store : Store
+        Where the documents live.
+
+    Examples
+    --------
+    A backend written against the contract (see "Writing a backend" in the
+    documentation) becomes a tracker in one line::
+
+        tracker = StoreTracker(SQLiteStore("results.db"))
+        tracker["exp1/trial7"] = {"loss": 0.12}
     """
 
-    @abc.abstractmethod
-    def _read(self, key: str) -> bytes | None:
-        """Return the document stored at ``key``, or ``None`` if there is none."""
+    def __init__(self, store: Store) -> None:
+        if not isinstance(store, Store):
+            raise TypeError(f"store must be a resulttracker.store.Store, got {store!r}")
+        self._store = store
 
-    @abc.abstractmethod
-    def _write(self, key: str, document: bytes) -> None:
-        """Store ``document`` at ``key`` so that readers see the old or the new
-        document, never a mix."""
+    @property
+    def store(self) -> Store:
+        """The store this tracker reads and writes."""
+        return self._store
 
-    @abc.abstractmethod
-    def _location(self, key: str) -> str:
-        """Where ``key`` is stored, for error messages (no credentials)."""
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._store!r})"
 
-    def _read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
-        """Yield ``(key, document or None)`` for each of ``keys``.
-
-        Note for implementers: this default reads one key at a time.
-        """
-        for key in keys:
-            yield key, self._read(key)
-
-    def _scan_documents(self, prefix: str) -> Iterable[tuple[str, bytes | None, datetime | None]]:
-        """Yield ``(key, document or None, modified)`` for every key under
-        ``prefix``, sorted by key.
-
-        Note for implementers: this default reads in batches through
-        :meth:`_read_many` and knows no modification times.
-        """
-        keys = sorted(self._list_keys(prefix))
-        for start in range(0, len(keys), BATCH_SIZE):
-            for key, document in self._read_many(keys[start : start + BATCH_SIZE]):
-                yield key, document, None
-
-    # -- the contract, on top of the primitives ------------------------------------------
+    # -- the contract, on top of the store ------------------------------------------------
 
     def put(self, key: KeyType, /, **results: ResultType) -> None:
         name = normalize_key(key)
-        self._write(name, codec.encode(normalize_results(results, key=name), key=name))
+        self._store.write(name, codec.encode(normalize_results(results, key=name), key=name))
+
+    def _put_exactly(self, key: str, results: Mapping[str, Any]) -> None:
+        name = normalize_key(key)
+        self._store.write(name, codec.encode_stored(results, key=name))
+
+    def __contains__(self, key: object) -> bool:
+        # One read, nothing decoded: a stored document counts, as keys() lists it,
+        # even an empty or a corrupt one.
+        try:
+            name = normalize_key(key)
+        except InvalidKeyError:
+            return False
+        return self._store.read(name) is not None
 
     def get(self, key: KeyType) -> Results:
         name = normalize_key(key)
-        document = self._read(name)
+        document = self._store.read(name)
         if document is None:
             return {}
-        return codec.decode(document, key=name, location=self._location(name))
+        return codec.decode(document, key=name, location=self._store.location(name))
+
+    # -- the ResultTracker hooks, answered by the store --------------------------------------
+
+    def _list_keys(self, prefix: str) -> Iterable[str]:
+        return self._store.list_keys(prefix)
+
+    def _sorted_keys(self, prefix: str) -> list[str]:
+        keys = self._store.list_keys(prefix)
+        return list(keys) if self._store.sorted_listing else sorted(keys)
+
+    def _count(self, prefix: str) -> int:
+        return self._store.count(prefix)
+
+    def _delete(self, key: str) -> bool:
+        return self._store.delete(key)
 
     def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
-        for key, document in self._read_many(keys):
+        location = self._store.location
+        for key, document in self._store.read_many(keys):
             if document is not None:
                 yield (
                     key,
-                    codec.decode(
-                        document, key=key, location=functools.partial(self._location, key)
-                    ),
+                    codec.decode(document, key=key, location=functools.partial(location, key)),
                 )
 
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
-        decode, location, partial = codec.decode, self._location, functools.partial
-        for key, document, modified in self._scan_documents(prefix):
-            if document is not None:
+        decode, location, partial = codec.decode, self._store.location, functools.partial
+        for key, document, modified in self._store.scan(prefix):
+            if isinstance(document, CorruptResultError):
+                yield document
+            elif document is not None:
                 try:
                     results = decode(document, key=key, location=partial(location, key))
                 except CorruptResultError as error:
                     yield error
                 else:
                     yield Record(key=key, results=results, modified=modified)
+
+    def _temporary_files(self, prefix: str) -> list[tuple[str, float]]:
+        return self._store.temporary_files(prefix)
+
+    def _remove_temporary_file(self, location: str) -> bool:
+        return self._store.remove_temporary_file(location)
+
+    def exists(self) -> bool:
+        """Whether the store's base exists: its folder, bucket or container (one
+        cheap check). An existing base with no keys is empty, not missing.
+
+        Raises
+        ------
+        StoreError
+            The store could not be asked (unreachable, refused, timed out).
+        """
+        return self._store.exists()
+
+    def _empty_folders(self, prefix: str) -> list[tuple[str, float]]:
+        return self._store.empty_folders(prefix)
+
+    def _remove_empty_folder(self, location: str) -> bool:
+        return self._store.remove_empty_folder(location)

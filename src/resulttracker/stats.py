@@ -32,19 +32,33 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from .errors import InvalidResultError, MetricNotFoundError, StatisticsError, StatisticsTypeError
+from .model import Record
+from .sorting import natural_key
 from .validation import Results, ResultType
 
-if TYPE_CHECKING:
-    from .api import Record
-
-__all__ = ["STATISTICS", "aggregate", "group", "metric", "summarize"]
+__all__ = [
+    "IDENTIFIERS",
+    "STATISTICS",
+    "aggregate",
+    "format_statistic",
+    "group",
+    "metric",
+    "metric_names",
+    "result_names",
+    "summarize",
+    "summary_rows",
+]
 
 #: The statistics :func:`summarize` writes, in the order it writes them.
 STATISTICS = ("mean", "sem", "std", "n", "min", "max", "nan_count")
+
+#: Result names :func:`aggregate` treats as the replica's identity rather than a
+#: measurement: kept when every replica has the same value, dropped when they differ
+#: (averaging seeds or ranks means nothing).
+IDENTIFIERS = frozenset({"seed", "rank", "local_rank", "replica", "worker"})
 
 #: The key of a plain (non-statistics) value in :func:`group`'s output.
 _PLAIN = "value"
@@ -108,8 +122,10 @@ def _check_metric_name(name: object) -> None:
 
 def _to_float(name: str, value: object) -> float:
     if isinstance(value, str) or not isinstance(value, numbers.Real):
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:80] + "..."
         raise StatisticsTypeError(
-            f"{name!r}: {value!r} has type {type(value).__name__}; samples must be real numbers"
+            f"{name!r}: {shown} has type {type(value).__name__}; samples must be real numbers"
         )
     try:
         return float(value)
@@ -253,15 +269,59 @@ def metric(results: Mapping[str, ResultType], name: str) -> tuple[float, float |
     raise MetricNotFoundError(name, list(group(results)))
 
 
-def numeric_metric(results: Mapping[str, ResultType], name: str) -> int | float | None:
+def numeric_metric(results: Mapping[str, object], name: str) -> int | float | None:
     """The plain ``name`` or else ``name/mean`` when it is a number (not NaN);
-    ``None`` otherwise. Used by ``best``; ints stay exact."""
+    ``None`` otherwise (text, ``null``, a list or an object). Used by ``best``;
+    ints stay exact."""
     value = results.get(name, results.get(f"{name}/mean"))
-    if isinstance(value, str) or value is None:
+    if not isinstance(value, (int, float)):
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def metric_names(records: Iterable[Record]) -> list[str]:
+    """The metrics the records hold, as :func:`group` names them, in natural order.
+
+    Examples
+    --------
+    >>> from resulttracker.model import Record
+    >>> metric_names([Record("a", {"acc/mean": 0.9, "acc/sem": 0.1, "loss10": 1.0, "loss2": 2.0})])
+    ['acc', 'loss2', 'loss10']
+    """
+    names: set[str] = set()
+    for record in records:
+        names.update(group(record.results))
+    return sorted(names, key=natural_key)
+
+
+def result_names(records: Sequence[Record], wanted: Sequence[str] = ()) -> list[str]:
+    """The result names of ``records``: every name they hold, in natural order, or
+    the names ``wanted``, in that order, a metric name standing for its
+    ``name/mean`` and ``name/sem`` (the columns of a table of records).
+
+    Raises
+    ------
+    MetricNotFoundError
+        A wanted name is neither a result nor a metric with ``name/mean`` in any
+        record (the message lists the metrics there are).
+    """
+    present: set[str] = set()
+    for record in records:
+        present.update(record.results)
+    if not wanted:
+        return sorted(present, key=natural_key)
+    names: list[str] = []
+    for name in wanted:
+        if name in present:
+            chosen = [name]
+        else:
+            chosen = [f"{name}/{part}" for part in ("mean", "sem") if f"{name}/{part}" in present]
+            if f"{name}/mean" not in present:
+                raise MetricNotFoundError(name, metric_names(records))
+        names.extend(chosen_name for chosen_name in chosen if chosen_name not in names)
+    return names
 
 
 # -- aggregate ---------------------------------------------------------------------
@@ -278,6 +338,7 @@ def aggregate(
     | Mapping[str, Results],
     *,
     by: GroupBy = -1,
+    identifiers: Iterable[str] = IDENTIFIERS,
 ) -> dict[str, Results]:
     """Combine the results of replicas (seeds, ranks...) into one dict per group.
 
@@ -291,6 +352,9 @@ def aggregate(
         like a slice: ``2`` maps ``exp/trial/seed`` to ``exp/trial``, and the
         default ``-1`` drops the last segment (the replica). A callable maps a
         key to its group name.
+    identifiers : iterable of str, default :data:`IDENTIFIERS`
+        Names of plain results that identify a replica (``seed``, ``rank``...):
+        never averaged, dropped when the replicas disagree.
 
     Returns
     -------
@@ -298,6 +362,13 @@ def aggregate(
         ``{group: results}``, groups sorted by name; each ``results`` is
         put-ready. For each metric ``m`` of a group:
 
+        * a parameter — a plain value that, in every group, all the group's
+          replicas hold with one value (``lr = 0.1``, ``opt = "adam"``, NaN
+          included) — is kept exactly as it is, never turned into statistics;
+          a name that varies within any group is a measurement in every group
+          (a group of one replica then gets ``m/sem`` NaN), so all groups have
+          the same columns;
+        * an identifier (see ``identifiers``) whose replicas differ is dropped;
         * if every replica reporting ``m`` has ``m/mean`` and ``m/sem``, the
           group gets ``m/mean`` (mean of means), ``m/sem``
           (``sqrt(sum(sem_i**2)) / n``) and ``m/n`` (n replicas); replicas
@@ -306,8 +377,10 @@ def aggregate(
           its ``m/mean``) and the group gets what :func:`summarize` gives;
         * other statistics of the replicas (``m/std``, ``m/n``...) are not
           carried over;
-        * a ``str`` result is kept when every replica of the group has the same
-          value, and dropped otherwise.
+        * a ``str`` result whose replicas differ is dropped;
+        * a ``null``, list or object value, or a result with an empty name
+          (documents written by torchx or others may hold them), counts as not
+          reported by that replica.
 
     Raises
     ------
@@ -324,10 +397,40 @@ def aggregate(
     (2.0, 1.0)
     """
     group_of = _grouper(by)
+    if isinstance(identifiers, str):
+        raise StatisticsTypeError(
+            f"identifiers must be a collection of result names, got the str {identifiers!r}"
+        )
+    identity = frozenset(identifiers)
     replicas: dict[str, list[Mapping[str, ResultType]]] = {}
     for key, results in _pairs(records):
-        replicas.setdefault(group_of(key), []).append(results)
-    return {name: _combine(replicas[name]) for name in sorted(replicas)}
+        replicas.setdefault(group_of(key), []).append(_scalars(results))
+    grouped = {name: _per_metric(replicas[name]) for name in sorted(replicas)}
+    # A name is a parameter when, in every group that has it, all the group's
+    # replicas hold it with one value; one varying group makes it a measurement
+    # everywhere, so that every group's results have the same shape.
+    varying = {
+        metric_name
+        for name, per_metric in grouped.items()
+        for metric_name, reports in per_metric.items()
+        if len(reports) != len(replicas[name]) or not _all_same_plain_value(reports)
+    }
+    return {name: _combine(per_metric, varying, identity) for name, per_metric in grouped.items()}
+
+
+def _scalars(results: Mapping[str, object]) -> Mapping[str, ResultType]:
+    """``results`` without what documents written by others may hold but no
+    put could store (``null``, lists and objects, an empty name): the replica
+    is taken not to report them."""
+    if "" not in results and all(
+        isinstance(value, (int, float, str)) for value in results.values()
+    ):
+        return results  # type: ignore[return-value]
+    return {
+        name: value
+        for name, value in results.items()
+        if name and isinstance(value, (int, float, str))
+    }
 
 
 def _pairs(
@@ -377,18 +480,30 @@ def _grouper(by: object) -> Callable[[str], str]:
     )
 
 
-def _combine(replicas: Sequence[Mapping[str, ResultType]]) -> Results:
+def _per_metric(
+    replicas: Sequence[Mapping[str, ResultType]],
+) -> dict[str, list[dict[str, ResultType]]]:
+    """``{metric: [each replica's statistics of it]}``, as :func:`group` splits them."""
     per_metric: dict[str, list[dict[str, ResultType]]] = {}
     for results in replicas:
         for metric_name, statistics in group(results).items():
             per_metric.setdefault(metric_name, []).append(statistics)
+    return per_metric
+
+
+def _combine(
+    per_metric: Mapping[str, Sequence[Mapping[str, ResultType]]],
+    varying: set[str],
+    identifiers: frozenset[str],
+) -> Results:
     combined: Results = {}
     for metric_name in sorted(per_metric):
         reports = per_metric[metric_name]
+        if metric_name not in varying:
+            combined[metric_name] = reports[0][_PLAIN]
+            continue
         used = [report.get(field) for report in reports for field in (_PLAIN, "mean", "sem")]
-        if any(isinstance(value, str) for value in used):
-            if len(reports) == len(replicas) and _all_same_plain_text(reports):
-                combined[metric_name] = reports[0][_PLAIN]
+        if metric_name in identifiers or any(isinstance(value, str) for value in used):
             continue
         if all("value" not in report and "sem" in report for report in reports):
             combined.update(_propagate(metric_name, reports))
@@ -398,11 +513,97 @@ def _combine(replicas: Sequence[Mapping[str, ResultType]]) -> Results:
     return combined
 
 
-def _all_same_plain_text(reports: Sequence[Mapping[str, ResultType]]) -> bool:
-    first = reports[0].get(_PLAIN)
-    return isinstance(first, str) and all(
-        set(report) == {_PLAIN} and report[_PLAIN] == first for report in reports
-    )
+def _all_same_plain_value(reports: Sequence[Mapping[str, ResultType]]) -> bool:
+    """Whether every report is the same plain value: equal numbers (``1`` and ``1.0``
+    alike, NaN equal to NaN; ``True`` only equals ``True``), or equal text."""
+    if any(set(report) != {_PLAIN} for report in reports):
+        return False
+    first = reports[0][_PLAIN]
+    return all(_same(report[_PLAIN], first) for report in reports)
+
+
+def _same(value: object, other: object) -> bool:
+    if isinstance(value, bool) or isinstance(other, bool) or isinstance(value, str):
+        return type(value) is type(other) and value == other
+    if isinstance(value, (int, float)) and isinstance(other, (int, float)):
+        return value == other or (value != value and other != other)  # NaN equals NaN
+    return False
+
+
+def summary_rows(groups: Mapping[str, Mapping[str, ResultType]]) -> Iterator[dict[str, object]]:
+    """One row per group and metric of :func:`aggregate`'s output that has a mean:
+    ``{"group", "metric", "mean", "sem", "n", "nan_count"}`` (``sem`` and ``n``
+    ``None`` where the group lacks them), groups and metrics in the given order.
+
+    Parameters kept by :func:`aggregate` as they are (``lr = 0.1``, text) are
+    not statistics and get no row.
+
+    Examples
+    --------
+    >>> rows = summary_rows(aggregate({"exp/a/0": {"loss": 1.0}, "exp/a/1": {"loss": 3.0}}))
+    >>> [(row["group"], row["metric"], row["mean"], row["n"]) for row in rows]
+    [('exp/a', 'loss', 2.0, 2)]
+    """
+    for group_name, results in groups.items():
+        for metric_name, statistics in group(results).items():
+            if "mean" not in statistics:
+                continue  # a parameter, or text kept by aggregate
+            yield {
+                "group": group_name,
+                "metric": metric_name,
+                "mean": statistics["mean"],
+                "sem": statistics.get("sem"),
+                "n": statistics.get("n"),
+                "nan_count": statistics.get("nan_count", 0),
+            }
+
+
+# -- display -------------------------------------------------------------------------
+
+#: A standard error this small relative to its mean is float noise, not uncertainty.
+_NOISE = 1e-12
+
+
+def format_statistic(mean: float | int, sem: float | int | None = None) -> str:
+    """``mean ± sem`` rounded to what the uncertainty justifies.
+
+    The standard error keeps two significant digits and the mean is rounded to
+    the same decimal place (``1.23456 ± 0.0123`` → ``1.235 ± 0.012``). A
+    standard error of zero, or one that is float noise next to the mean
+    (``1.57e-16`` beside ``1.799``), shows as zeros at the mean's precision
+    (``1.799 ± 0.000``). Without a usable ``sem`` (``None``, NaN) the mean alone
+    is shown with six significant digits; NaN and infinities show as ``nan``,
+    ``inf`` and ``-inf``.
+
+    Examples
+    --------
+    >>> format_statistic(1.799, 1.57e-16)
+    '1.799 ± 0.000'
+    >>> format_statistic(0.91234, 0.0123)
+    '0.912 ± 0.012'
+    """
+    if sem is None or not math.isfinite(sem) or not math.isfinite(mean):
+        shown = format(mean, ".6g")
+        return shown if sem is None else f"{shown} ± {format(sem, '.2g')}"
+    sem = abs(sem)
+    if sem <= abs(mean) * _NOISE:
+        # As many decimals as four significant digits of the mean need.
+        digits = 3 - _exponent(mean) if mean else 3
+        sem = 0.0
+    else:
+        digits = 1 - _exponent(sem)
+    if not -6 <= digits <= 8 or abs(mean) >= 1e15:
+        return f"{format(mean, '.6g')} ± {format(sem, '.2g')}"
+    decimals = max(digits, 0)
+    if digits < 0:  # round to tens, hundreds...: 12345 ± 678 -> 12300 ± 680
+        factor = 10.0**-digits
+        mean, sem = round(mean / factor) * factor, round(sem / factor) * factor
+    return f"{mean:.{decimals}f} ± {sem:.{decimals}f}"
+
+
+def _exponent(value: float | int) -> int:
+    """The power of ten of ``value``'s leading digit (``0.0123`` -> -2)."""
+    return math.floor(math.log10(abs(value)))
 
 
 def _propagate(name: str, reports: Sequence[Mapping[str, ResultType]]) -> Results:

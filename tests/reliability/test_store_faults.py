@@ -11,7 +11,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-import resulttracker.backends.fsspec as fsspec_backend
+import resulttracker.backends.remote as remote_backend
 from resulttracker import FsspecResultTracker, StoreError, cli
 
 from ..faulty_s3 import FaultyS3
@@ -56,7 +56,7 @@ def test_endpoint_stopping_during_a_scan_is_a_prompt_clear_error(
 ) -> None:
     for number in range(30):
         tracker[f"k{number:02d}"] = {"n": number}
-    monkeypatch.setattr(fsspec_backend, "BATCH_SIZE", 10)
+    monkeypatch.setattr(remote_backend, "BATCH_SIZE", 10)
     records = tracker.scan()
     assert next(records).key == "k00"  # the first batch is in
     endpoint.stop()

@@ -45,8 +45,9 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 
 from .._urls import redact_url
-from ..api import BATCH_SIZE, StoreTracker
+from ..api import StoreTracker
 from ..errors import StoreError
+from ..store import BATCH_SIZE, Store
 
 __all__ = ["SCHEMA_VERSION", "SQLResultTracker"]
 
@@ -255,6 +256,7 @@ class SQLResultTracker(StoreTracker):
             if self._dialect == "sqlite"
             else self._results.c.document
         )
+        super().__init__(_SQLStore(self))
 
     @property
     def url(self) -> str:
@@ -647,3 +649,40 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
     finally:
         cursor.close()
+
+
+class _SQLStore(Store):
+    """The table as a :class:`~resulttracker.store.Store` (the tracker's primitives)."""
+
+    sorted_listing = True  # ORDER BY key
+    modification_times = True
+
+    def __init__(self, tracker: SQLResultTracker) -> None:
+        self._tracker = tracker
+
+    def __repr__(self) -> str:
+        return repr(self._tracker)
+
+    def read(self, key: str) -> bytes | None:
+        return self._tracker._read(key)
+
+    def read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
+        return self._tracker._read_many(keys)
+
+    def write(self, key: str, document: bytes) -> None:
+        self._tracker._write(key, document)
+
+    def delete(self, key: str) -> bool:
+        return self._tracker._delete(key)
+
+    def list_keys(self, prefix: str) -> Iterable[str]:
+        return self._tracker._list_keys(prefix)
+
+    def scan(self, prefix: str) -> Iterable[tuple[str, bytes | None, datetime | None]]:
+        return self._tracker._scan_documents(prefix)
+
+    def count(self, prefix: str) -> int:
+        return len(self._tracker) if not prefix else sum(1 for _ in self.list_keys(prefix))
+
+    def location(self, key: str) -> str:
+        return self._tracker._location(key)

@@ -101,11 +101,9 @@ def test_the_command_line_names_a_missing_bucket(object_store: StoreHarness) -> 
     for command in (["ls"], ["put", "k", "x=1"], ["get", "k"]):
         result = CliRunner().invoke(cli.cli, ["--base", base, *options, *command])
         assert result.exit_code != 0, (command, result.output)
-        # Reading commands name the base (issue #17), put the bucket: both hold it.
-        assert re.search(
-            rf"'[a-z0-9]+://{bucket}(/base)?'.* does not exist|'{bucket}' does not exist",
-            result.stderr,
-        ), (command, result.stderr)
+        # The library names the bucket; reading commands name the base holding it.
+        assert bucket in result.stderr, (command, result.stderr)
+        assert "does not exist" in result.stderr, (command, result.stderr)
         assert "Traceback" not in result.stderr
     assert object_store.raw_containers is not None
     assert bucket not in object_store.raw_containers()

@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -387,3 +388,30 @@ def test_locations_in_messages_use_the_scheme_of_the_base(object_store: StoreHar
     with pytest.raises(CorruptResultError) as caught:
         object_store.tracker.get("bad")
     assert f"{object_store.base}/bad" in str(caught.value)  # az://…, not abfs://…
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-01T11:35:40.74443Z", datetime(2026, 12, 1, 11, 35, 40, 744430, timezone.utc)),
+        ("2026-12-01T11:35:40Z", datetime(2026, 12, 1, 11, 35, 40, tzinfo=timezone.utc)),
+        (
+            "2026-12-01T11:35:40.123456789+02:00",
+            datetime(2026, 12, 1, 9, 35, 40, 123456, timezone.utc),
+        ),
+        ("", None),
+        ("yesterday", None),
+    ],
+)
+def test_gcs_timestamps_of_any_precision_are_read(text: str, expected: datetime | None) -> None:
+    from resulttracker.backends._object_stores import rfc3339
+
+    assert rfc3339(text) == expected
+
+
+def test_scans_carry_the_stores_modification_times(object_store: StoreHarness) -> None:
+    before = datetime.now(timezone.utc) - timedelta(minutes=5)
+    object_store.tracker["k"] = {"x": 1}
+    (record,) = object_store.tracker.scan()
+    assert record.modified is not None
+    assert before < record.modified < datetime.now(timezone.utc) + timedelta(minutes=5)

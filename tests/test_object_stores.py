@@ -3,18 +3,21 @@ buckets, folder markers, names that are not keys, trackers inherited through for
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from resulttracker import FsspecResultTracker, ResultTracker, StoreError, cli
+from resulttracker import CorruptResultError, FsspecResultTracker, ResultTracker, StoreError, cli
 from resulttracker.validation import KeyType, Results, ResultType
 
 from .conftest import StoreHarness
@@ -146,6 +149,7 @@ def test_folder_markers_and_names_that_are_not_keys_are_not_listed(
         ("exp/", b""),
         ("empty/", b""),
         ("deep/er/", b""),
+        ("hadoop_$folder$", b""),
         ("withcontent/", b'{"x": 3}'),
         ("a//b", b'{"x": 4}'),
         ("./dot", b'{"x": 5}'),
@@ -255,3 +259,159 @@ def test_a_tracker_made_before_a_fork_pool_works_in_its_workers(
     assert os.getpid() not in pids
     assert len(list(tracker.keys("child"))) == 6
     assert tracker.get_many(f"child/{n}" for n in range(6))["child/5"]["number"] == 5
+
+
+# -- torchx reads what resulttracker wrote, and the other way round --------------------
+
+TORCHX_RESULTS: dict[str, int | float | str] = {
+    "l2norm/mean": 1.2,
+    "epochs": 10,
+    "done": True,
+    "nan": float("nan"),
+    "note": "ünïcode ✓",
+}
+
+
+@pytest.fixture
+def torchx_sees(object_store: StoreHarness, monkeypatch: pytest.MonkeyPatch) -> StoreHarness:
+    """torchx opens its bases with fsspec alone: hand it the store's options through
+    fsspec's configuration, as a torchx user would."""
+    import fsspec.config
+
+    protocol = object_store.base.split("://")[0]
+    monkeypatch.setitem(fsspec.config.conf, protocol, dict(object_store.options))
+    if protocol == "gs":
+        # fsspec's default "gs" file system looks each bucket's type up over gRPC
+        # first, a 60 s wait per operation off Google's network (torchx users:
+        # set GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false); the plain one, as we use.
+        from gcsfs.core import GCSFileSystem
+
+        registry = sys.modules["fsspec.registry"]._registry
+        monkeypatch.setitem(registry, "gs", GCSFileSystem)
+    return object_store
+
+
+def _same(got: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert list(got) == list(expected)
+    for name, value in expected.items():
+        assert type(got[name]) is type(value)
+        assert got[name] == value or (value != value and got[name] != got[name])  # NaN
+
+
+@pytest.mark.filterwarnings("ignore:from fsspec 2023.5 onward FSMap:DeprecationWarning")
+def test_torchx_reads_what_resulttracker_wrote_and_back(torchx_sees: StoreHarness) -> None:
+    from torchx.runtime.tracking import FsspecResultTracker as TorchxTracker
+
+    store = torchx_sees
+    theirs = TorchxTracker(store.base)
+    store.tracker["exp/trial1"] = TORCHX_RESULTS
+    _same(theirs["exp/trial1"], TORCHX_RESULTS)
+    theirs[7] = TORCHX_RESULTS
+    _same(store.tracker[7], TORCHX_RESULTS)
+    assert list(store.tracker.keys()) == ["7", "exp/trial1"]
+    assert store.raw_names() == {"base/7", "base/exp/trial1"}
+    assert theirs["missing"] == store.tracker["missing"] == {}
+
+
+# -- speed: no control-plane detour, concurrent bounded bulk reads ---------------------
+
+
+def test_a_fresh_gcs_tracker_answers_at_once(
+    gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gcsfs's default file system would first ask a gRPC control plane for the
+    # bucket's type, unreachable here: a 60 s wait per operation. Not ours.
+    monkeypatch.delenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", raising=False)
+    store = _harness_for("gcs", gcs_endpoint)
+    started = time.monotonic()
+    tracker = FsspecResultTracker(store.base, skip_instance_cache=True, **store.options)
+    tracker["k"] = {"x": 1}
+    assert tracker["k"] == {"x": 1}
+    assert list(tracker.keys()) == ["k"]
+    assert tracker.exists()
+    assert tracker.delete("k")
+    assert time.monotonic() - started < 5
+
+
+def _harness_for(name: str, endpoint: str) -> StoreHarness:
+    from .conftest import azure_harness, gcs_harness
+
+    return gcs_harness(endpoint) if name == "gcs" else azure_harness(endpoint)
+
+
+@pytest.mark.parametrize("name", ["gcs", "azure"])
+def test_bulk_reads_of_many_keys_are_concurrent_bounded_and_fast(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    from .conftest import azure_options, gcs_options
+    from .faulty_proxy import FaultyProxy
+
+    endpoint = request.getfixturevalue(f"{name}_endpoint")
+    store = _harness_for(name, endpoint)
+    port = int(endpoint.split(":")[2].split("/")[0])
+    proxy = FaultyProxy(port)  # counts the connections open at once
+    proxy.start()
+    try:
+        through = endpoint.replace(f":{port}", f":{proxy.port}")
+        options = gcs_options(through) if name == "gcs" else azure_options(through)
+        tracker = FsspecResultTracker(store.base, skip_instance_cache=True, **options)
+        keys = [f"t/{number:03d}" for number in range(160)]
+        for number, key in enumerate(keys):
+            store.raw_write(key, json.dumps({"n": number}).encode())
+        started = time.monotonic()
+        got = tracker.get_many(keys)
+        assert [results["n"] for results in got.values()] == list(range(160))
+        assert [record.results["n"] for record in tracker.scan("t")] == list(range(160))
+        elapsed = time.monotonic() - started
+        assert 1 < proxy.most_open_connections <= 64 + 2  # the reads' limit, and a listing
+        assert elapsed < 15, elapsed
+    finally:
+        proxy.stop()
+
+
+def test_a_base_at_the_top_of_a_bucket(object_store: StoreHarness) -> None:
+    top = object_store.new_tracker(object_store.base.rsplit("/", 1)[0])
+    assert top.exists()
+    top["k"] = {"x": 1}
+    object_store.tracker["inner"] = {"x": 2}  # the key "base/inner" seen from the top
+    object_store.raw_write("", b"")  # a "base/" folder marker
+    assert list(top.keys()) == ["base/inner", "k"]
+    assert [record.key for record in top.scan("base")] == ["base/inner"]
+    assert top["base/inner"] == {"x": 2}
+    assert top.delete("k")
+    assert not top.delete("base")
+    assert list(top.keys()) == ["base/inner"]
+
+
+def test_locations_in_messages_use_the_scheme_of_the_base(object_store: StoreHarness) -> None:
+    object_store.raw_write("bad", b"[not results")
+    with pytest.raises(CorruptResultError) as caught:
+        object_store.tracker.get("bad")
+    assert f"{object_store.base}/bad" in str(caught.value)  # az://…, not abfs://…
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-01T11:35:40.74443Z", datetime(2026, 12, 1, 11, 35, 40, 744430, timezone.utc)),
+        ("2026-12-01T11:35:40Z", datetime(2026, 12, 1, 11, 35, 40, tzinfo=timezone.utc)),
+        (
+            "2026-12-01T11:35:40.123456789+02:00",
+            datetime(2026, 12, 1, 9, 35, 40, 123456, timezone.utc),
+        ),
+        ("", None),
+        ("yesterday", None),
+    ],
+)
+def test_gcs_timestamps_of_any_precision_are_read(text: str, expected: datetime | None) -> None:
+    from resulttracker.backends._object_stores import rfc3339
+
+    assert rfc3339(text) == expected
+
+
+def test_scans_carry_the_stores_modification_times(object_store: StoreHarness) -> None:
+    before = datetime.now(timezone.utc) - timedelta(minutes=5)
+    object_store.tracker["k"] = {"x": 1}
+    (record,) = object_store.tracker.scan()
+    assert record.modified is not None
+    assert before < record.modified < datetime.now(timezone.utc) + timedelta(minutes=5)

@@ -9,7 +9,7 @@ from typing import Any
 from resulttracker import open_tracker
 
 from .. import workers
-from .conftest import scale
+from .conftest import scale_for
 
 
 def spawn_pool(processes: int) -> ProcessPoolExecutor:
@@ -18,7 +18,7 @@ def spawn_pool(processes: int) -> ProcessPoolExecutor:
 
 def test_16_writers_of_distinct_keys_lose_nothing(shared_base: tuple[str, dict[str, Any]]) -> None:
     base, options = shared_base
-    writers, count = 16, scale(500, 60)
+    writers, count = 16, scale_for(base, 500, 60)
     with spawn_pool(writers) as pool:
         for future in [
             pool.submit(workers.write_distinct, base, options, writer, count)
@@ -43,8 +43,8 @@ def test_8_writers_and_2_readers_on_one_key_never_tear(
     shared_base: tuple[str, dict[str, Any]],
 ) -> None:
     base, options = shared_base
-    writers, writes = 8, scale(200, 30)
-    readers, reads = 2, scale(2000, 200)
+    writers, writes = 8, scale_for(base, 200, 30)
+    readers, reads = 2, scale_for(base, 2000, 200)
     with spawn_pool(writers + readers) as pool:
         written = [
             pool.submit(workers.overwrite_one, base, options, writer, writes)

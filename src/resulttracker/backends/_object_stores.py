@@ -20,8 +20,11 @@ plain fsspec calls from the caller.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "list_objects",
     "names_missing_container",
     "names_missing_key",
+    "rfc3339",
 ]
 
 #: Codes with which a store says the bucket (container) itself does not exist.
@@ -81,6 +85,21 @@ def is_unsatisfiable_range(error: BaseException) -> bool:
         and error.errno == errno.EINVAL
         and "range" in str(error).lower()
     )
+
+
+def rfc3339(text: str) -> datetime | None:
+    """A GCS timestamp (``2026-12-01T11:35:40.74443Z``) as an aware datetime, or
+    ``None``. The fraction may have any number of digits, which Python 3.10's
+    ``fromisoformat`` refuses unless there are 3 or 6."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if match is None:
+        return None
+    seconds, fraction, zone = match.groups()
+    fraction = (fraction or "")[:6].ljust(6, "0")
+    zone = "+00:00" if zone == "Z" else zone
+    with contextlib.suppress(ValueError):
+        return datetime.fromisoformat(f"{seconds}.{fraction}{zone}")
+    return None
 
 
 async def container_exists(fs: Any, protocol: str, container: str) -> bool:
@@ -147,10 +166,8 @@ async def list_objects(
                 json_out=True,
             )
             for item in page.get("items", []):
-                yield (
-                    item["name"],
-                    {"size": int(item.get("size", 0)), "updated": item.get("updated")},
-                )
+                updated = rfc3339(item.get("updated", ""))
+                yield item["name"], {"size": int(item.get("size", 0)), "updated": updated}
             page_token = page.get("nextPageToken")
             if not page_token:
                 return

@@ -121,7 +121,7 @@ def open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any,
         config = {**_S3_DEFAULT_CONFIG, **options.get("config_kwargs", {})}
         options["config_kwargs"] = config
     try:
-        if protocol in ("gs", "gcs") and not _GCSFS_EXTENDED:
+        if protocol in ("gs", "gcs") and not _gcsfs_extended_asked_for():
             fs, root = _plain_gcs(base, options)
         else:
             fs, root = fsspec.core.url_to_fs(base, **options)
@@ -142,7 +142,8 @@ def open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any,
 #: caching the failure. The plain JSON-API file system serves every other bucket
 #: at full speed; setting ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=true`` explicitly
 #: opts back into gcsfs's default.
-_GCSFS_EXTENDED = os.environ.get("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "").lower() in ("true", "1")
+def _gcsfs_extended_asked_for() -> bool:
+    return os.environ.get("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "").lower() in ("true", "1")
 
 
 def _plain_gcs(base: str, options: Mapping[str, Any]) -> tuple[Any, str]:
@@ -166,6 +167,9 @@ _CONTAINER_WORD = {"az": "container", "abfs": "container", "abfss": "container"}
 #: say whether a "not found" is about the key or the bucket (GCS): a missing key
 #: then costs one bucket check per this many seconds, not one per read.
 _CONTAINER_RECHECK_SECONDS = 60.0
+
+#: How the names of folder markers end: consoles' "exp/", Hadoop's "exp_$folder$".
+_FOLDER_MARKER_ENDINGS = ("/", "_$folder$")
 
 #: What ``_fetch`` returns for a "not found" that may be the bucket's.
 _UNSURE: Any = object()
@@ -237,7 +241,9 @@ class RemoteFiles(Store):
         self._split_path: Callable[[str], tuple[str, ...]] | None = getattr(fs, "split_path", None)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         self._protocol = protocol
-        self._url_prefix = f"{protocol}://{self._prefix}"
+        # Locations in messages use the scheme the user wrote (az://, not abfs://).
+        self._scheme = shown_base.partition("://")[0] if "://" in shown_base else protocol
+        self._url_prefix = f"{self._scheme}://{self._prefix}"
         self.modification_times = True
         # Object stores have no folders: "a" and "a/b" can both be keys there.
         self.nested_keys = self._split_path is not None
@@ -267,7 +273,7 @@ class RemoteFiles(Store):
             bucket, name, *_ = split_path(path)
             if f"{bucket}/{name}" != path:
                 raise InvalidKeyError(
-                    f"key {key!r} cannot be stored literally on {self._protocol}:// "
+                    f"key {key!r} cannot be stored literally on {self._scheme}:// "
                     f"(the file system reads it as {bucket}/{name} plus options)"
                 )
         return path
@@ -523,13 +529,16 @@ class RemoteFiles(Store):
         start = self.path(prefix) if prefix else self.root
         if self._async and self._protocol in object_stores.KNOWN_PROTOCOLS:
             # The store's own listing: names exactly as stored, with their times.
-            names = self._run(operation, lambda: None, self._list_objects, start)
+            try:
+                names = self._run(operation, lambda: None, self._list_objects, start)
+            except _MISSING:
+                names = []  # not the bucket (_run checked): nothing there
         else:
             names = self._find(operation, start)
         skip = len(self._prefix)
         entries = {}
         for path, info in names:
-            if not path.startswith(self._prefix) or path.endswith("/"):
+            if not path.startswith(self._prefix) or path.endswith(_FOLDER_MARKER_ENDINGS):
                 continue  # a folder marker, the base's own included
             key = path[skip:]
             if reserved is not None and is_reserved_name(key[len(prefix) :]):

@@ -21,21 +21,37 @@ Built on SQLAlchemy 2 Core. Per dialect:
 * **Concurrency**: SQLite runs in WAL mode with a busy timeout, in driver
   autocommit so that each statement is its own short transaction; every dialect
   retries a bounded number of times on lock contention (``database is locked``,
-  deadlock, serialization failure, lock wait timeout). A single-row upsert is
-  idempotent, so a retry can never apply a write twice.
+  deadlock, serialization failure), within the lock timeout. A single-row
+  upsert is idempotent, so a retry can never apply a write twice.
+* **Every wait is bounded** (:class:`Timeouts`, set up in one place,
+  :func:`_create_engine`): connecting, each statement, each lock wait and each
+  pool checkout; a server that stops answering mid-statement is cut off by the
+  driver's read timeout (PyMySQL) or by :class:`_Watchdog` (psycopg, which has
+  no client-side read timeout).
+* **Credentials never leave**: everything shown goes through
+  :func:`~resulttracker._urls.redact_url`, and driver messages (which may echo
+  a connection string) through :class:`_Secrets` before they become a
+  :class:`~resulttracker.errors.StoreError`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import json
+import math
 import os
 import random
 import re
+import socket
 import sqlite3
 import threading
 import time
+import traceback
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -44,11 +60,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 
+from .._urls import SECRET_PARAMETER as _SECRET_PARAMETER
 from .._urls import redact_url
-from ..api import BATCH_SIZE, StoreTracker
+from ..api import BATCH_SIZE, StoreTracker, _check_duration
 from ..errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "SQLResultTracker"]
+__all__ = ["SCHEMA_VERSION", "SQLResultTracker", "Timeouts"]
 
 T = TypeVar("T")
 
@@ -73,20 +90,64 @@ _KEY_BYTES = 1024
 #: Keys per ``IN (...)`` query; well below every dialect's bound-parameter limit.
 _READ_CHUNK = 500
 
-#: Attempts of one operation when the database reports lock contention.
+#: Attempts of one operation when the database reports lock contention (all
+#: within the lock timeout).
 _MAX_ATTEMPTS = 12
 
-#: Seconds a SQLite connection waits for a lock before the retry loop takes over.
-_SQLITE_BUSY_TIMEOUT = 30.0
+#: Rows of one scan batch stop at this many bytes of documents (and at
+#: BATCH_SIZE rows), so that a scan of large documents holds a few MiB at most.
+_SCAN_BATCH_BYTES = 2 * 1024 * 1024
 
-#: Seconds to wait for a server connection; the drivers' own default is unbounded
-#: (psycopg) on an unresponsive host.
-_CONNECT_TIMEOUT = 10
+#: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock.
+_PG_TRANSIENT = {"40001", "40P01"}
+#: MariaDB/MySQL error numbers worth retrying: deadlock.
+_MYSQL_TRANSIENT = {1213}
+#: Errors that mean a timeout ran out (never retried: the time is spent).
+_PG_LOCK_TIMEOUT, _PG_CANCELED = "55P03", "57014"
+_MYSQL_LOCK_TIMEOUT = 1205
+_MYSQL_STATEMENT_TIMEOUTS = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
+_MYSQL_LOST = {2006, 2013}  # gone away, lost connection (a read timeout ends so)
 
-#: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, lock timeout.
-_PG_TRANSIENT = {"40001", "40P01", "55P03"}
-#: MariaDB/MySQL error numbers worth retrying: lock wait timeout, deadlock.
-_MYSQL_TRANSIENT = {1205, 1213}
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The bounds on every wait of a :class:`SQLResultTracker`, in seconds.
+
+    Attributes
+    ----------
+    connect : float, default 10
+        Opening a connection to a server (PostgreSQL rounds up, and to at least
+        2 s, as libpq does).
+    statement : float, default 60
+        One statement on the server (PostgreSQL ``statement_timeout``, MariaDB
+        ``max_statement_time``, MySQL ``max_execution_time``). The client stops
+        waiting for an answer ``statement + min(statement, 5)`` seconds after
+        sending (PyMySQL ``read_timeout``/``write_timeout``; for psycopg a
+        watchdog closes the connection), so a server that stops answering
+        cannot hang an operation.
+    lock : float, default 30
+        Waiting for a lock held by another session (PostgreSQL ``lock_timeout``,
+        MariaDB ``innodb_lock_wait_timeout`` and ``lock_wait_timeout``, SQLite's
+        busy timeout, the table-creation lock), and the time within which
+        retries on deadlocks may start.
+    pool : float, default 30
+        Waiting for a free connection of the tracker's pool (SQLAlchemy
+        ``pool_timeout``).
+    """
+
+    connect: float = 10.0
+    statement: float = 60.0
+    lock: float = 30.0
+    pool: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "statement", "lock", "pool"):
+            _check_duration(f"{name}_timeout", getattr(self, name), allow_zero=False)
+
+    @property
+    def read(self) -> float:
+        """Seconds the client waits for an answer before giving up on the server."""
+        return self.statement + min(self.statement, 5.0)
 
 
 # -- column types --------------------------------------------------------------------
@@ -197,6 +258,10 @@ class SQLResultTracker(StoreTracker):
         The table holding the results; ``<table>_schema`` is created beside it.
         Both are created on first write. Several trackers can share one database
         with different tables.
+    connect_timeout, statement_timeout, lock_timeout, pool_timeout : float
+        Seconds (default 10, 60, 30 and 30): see :class:`Timeouts`. An operation
+        that runs out of one raises :class:`~resulttracker.errors.StoreError`
+        naming the store and the timeout to raise.
     **engine_options
         Passed to :func:`sqlalchemy.create_engine` (``pool_size``,
         ``connect_args``, ``echo``...).
@@ -221,25 +286,44 @@ class SQLResultTracker(StoreTracker):
     {'loss': 0.12}
     """
 
-    def __init__(self, url: str, /, *, table: str = "results", **engine_options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        /,
+        *,
+        table: str = "results",
+        connect_timeout: float = Timeouts.connect,
+        statement_timeout: float = Timeouts.statement,
+        lock_timeout: float = Timeouts.lock,
+        pool_timeout: float = Timeouts.pool,
+        **engine_options: Any,
+    ) -> None:
         if not isinstance(url, str) or not url:
-            raise ValueError(f"url must be a non-empty database URL, got {url!r}")
+            raise ValueError(f"url must be a non-empty database URL, got {type(url).__name__}")
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(
                 f"table must be a plain SQL identifier (letters, digits, '_'; at most 56 "
                 f"characters, not starting with a digit), got {table!r}"
             )
+        self._timeouts = Timeouts(connect_timeout, statement_timeout, lock_timeout, pool_timeout)
         self._url = url
         self._shown_url = redact_url(url)
+        self._secrets = _Secrets(url)
         self._table_name = table
-        self._engine = _create_engine(url, self._shown_url, engine_options)
+        self._engine, self._in_memory = _create_engine(
+            url, self._shown_url, self._secrets, self._timeouts, engine_options
+        )
         self._dialect = self._engine.dialect.name
+        # psycopg has no client-side read timeout: the watchdog stands in for it.
+        self._watched = self._engine.dialect.driver == "psycopg"
+        # One in-memory SQLite database is one connection, used by one thread at a time.
+        self._serial = threading.Lock() if self._in_memory else None
         database = self._engine.url.database
         self._sqlite_file: str | None = (
             database
             if self._dialect == "sqlite"
             and database
-            and database != ":memory:"
+            and not self._in_memory
             and not database.startswith("file:")
             else None
         )
@@ -257,8 +341,14 @@ class SQLResultTracker(StoreTracker):
         )
 
     @property
+    def timeouts(self) -> Timeouts:
+        """The bounds on every wait (see :class:`Timeouts`)."""
+        return self._timeouts
+
+    @property
     def url(self) -> str:
-        """The database URL given at construction."""
+        """The database URL given at construction, password included: never show
+        it (``repr(tracker)`` shows it without the password)."""
         return self._url
 
     @property
@@ -325,7 +415,8 @@ class SQLResultTracker(StoreTracker):
         return [row.key for row in self._rows("listing keys", query)]
 
     # Faster than the default: documents and times come with the keys, in batches
-    # of BATCH_SIZE rows fetched by key range ("keyset pagination").
+    # of at most BATCH_SIZE rows and _SCAN_BATCH_BYTES bytes fetched by key range
+    # ("keyset pagination").
     def _scan_documents(self, prefix: str) -> Iterator[tuple[str, bytes | None, datetime | None]]:
         if not self._prepare(create=False):
             return
@@ -344,16 +435,23 @@ class SQLResultTracker(StoreTracker):
         # connection or transaction stays open between batches while the caller
         # works on the records (a long-lived server-side cursor would hold back
         # SQLite checkpoints and PostgreSQL vacuum, and MariaDB drops a streaming
-        # connection whose reader pauses longer than net_write_timeout).
+        # connection whose reader pauses longer than net_write_timeout). A batch
+        # stops early at _SCAN_BATCH_BYTES: SQLite steps its cursor row by row,
+        # so rows after that are never read; on a server the next batch asks for
+        # as many rows as the documents seen so far say fit.
+        limit = BATCH_SIZE
         while True:
             condition = lower if upper is None else sa.and_(lower, upper)
-            query = fields.where(condition).order_by(column.key).limit(BATCH_SIZE)
-            rows = self._rows("scanning keys", query)
-            for row in rows:
-                yield row.key, _as_bytes(row.document), row.modified
-            if len(rows) < BATCH_SIZE:
+            query = fields.where(condition).order_by(column.key).limit(limit)
+            rows, complete = self._run(
+                "scanning keys", functools.partial(_fetch_bounded, query=query)
+            )
+            yield from rows
+            if complete and len(rows) < limit:
                 return
-            lower = column.key > rows[-1].key
+            size = sum(len(document) for _, document, _ in rows)
+            limit = max(1, min(BATCH_SIZE, _SCAN_BATCH_BYTES * len(rows) // max(size, 1)))
+            lower = column.key > rows[-1][0]
 
     # Faster than the default, which lists every key.
     def __len__(self) -> int:
@@ -503,12 +601,13 @@ class SQLResultTracker(StoreTracker):
             # DDL commits implicitly in MariaDB/MySQL: a session lock spans it.
             lock_name = "rt:" + hashlib.blake2b(name.encode(), digest_size=16).hexdigest()
             acquired = connection.execute(
-                sa.select(sa.func.get_lock(lock_name, int(_SQLITE_BUSY_TIMEOUT)))
+                sa.select(sa.func.get_lock(lock_name, max(1, math.ceil(self._timeouts.lock))))
             ).scalar()
             if acquired != 1:
                 raise StoreError(
                     f"timed out waiting for another process to create table "
-                    f"{self._table_name!r} in {self._shown_url}"
+                    f"{self._table_name!r} in {self._shown_url}; no lock within "
+                    f"lock_timeout={self._timeouts.lock:g} s"
                 )
             try:
                 yield
@@ -526,22 +625,60 @@ class SQLResultTracker(StoreTracker):
         where SQLAlchemy and driver errors become :class:`StoreError`."""
         if os.getpid() != self._pid:
             # A forked child must not share the parent's sockets: drop the
-            # inherited pool without closing it (the parent still uses it).
-            self._engine.dispose(close=False)
+            # inherited pool without closing it (the parent still uses it). An
+            # in-memory database lives in its one connection: the child keeps its copy.
+            if not self._in_memory:
+                self._engine.dispose(close=False)
             self._pid = os.getpid()
+        started = time.monotonic()
         attempt = 0
         while True:
+            deadline = _Deadline(self._timeouts.read) if self._watched else None
             try:
-                with self._engine.begin() as connection:
-                    return work(connection)
+                return self._attempt(work, deadline)
             except sa_exc.DBAPIError as error:
                 attempt += 1
-                if attempt < _MAX_ATTEMPTS and self._is_transient(error, attempt):
+                if (
+                    attempt < _MAX_ATTEMPTS
+                    and time.monotonic() - started < self._timeouts.lock
+                    and not (deadline is not None and deadline.fired)
+                    and self._is_transient(error, attempt)
+                ):
                     time.sleep(min(1.0, 0.01 * 2**attempt) * random.uniform(0.5, 1.5))
                     continue
-                raise self._store_error(operation, error) from _safe_cause(error, self._url)
+                failure: BaseException = error
             except sa_exc.SQLAlchemyError as error:
-                raise self._store_error(operation, error) from _safe_cause(error, self._url)
+                failure = error
+            except _PoolBusyError as error:
+                failure = error
+            # Raised outside the handler, so that the driver's exception is not
+            # attached as __context__ unless _Secrets finds it safe to chain.
+            raise self._store_error(operation, failure, deadline)
+
+    def _attempt(self, work: Callable[[Connection], T], deadline: _Deadline | None) -> T:
+        serial = self._serial
+        if serial is not None and not serial.acquire(timeout=self._timeouts.pool):
+            raise _PoolBusyError(self._timeouts.pool)
+        try:
+            if deadline is not None:
+                _WATCHDOG.arm(deadline)
+            try:
+                with self._engine.connect() as connection:
+                    if deadline is not None:
+                        deadline.watch(connection.connection.dbapi_connection)
+                    with connection.begin():
+                        result = work(connection)
+                    # Disarmed before the connection goes back to the pool, where
+                    # another thread may take it.
+                    if deadline is not None:
+                        _WATCHDOG.disarm(deadline)
+                return result
+            finally:
+                if deadline is not None:
+                    _WATCHDOG.disarm(deadline)
+        finally:
+            if serial is not None:
+                serial.release()
 
     def _is_transient(self, error: sa_exc.DBAPIError, attempt: int) -> bool:
         original = error.orig
@@ -549,23 +686,76 @@ class SQLResultTracker(StoreTracker):
             # The server closed an idle pooled connection: one fresh try.
             return attempt == 1
         if self._dialect == "sqlite":
+            # The busy timeout has waited already; SQLite also reports "locked"
+            # at once where waiting cannot help (a snapshot gone stale), and a
+            # new attempt starts from a fresh snapshot.
             text = str(original).lower()
             return isinstance(original, sqlite3.OperationalError) and (
                 "locked" in text or "busy" in text
             )
         if self._dialect == "postgresql":
             return getattr(original, "sqlstate", None) in _PG_TRANSIENT
-        code = original.args[0] if original is not None and original.args else None
-        return code in _MYSQL_TRANSIENT
+        return _mysql_code(original) in _MYSQL_TRANSIENT
 
-    def _store_error(self, operation: str, error: sa_exc.SQLAlchemyError) -> StoreError:
+    def _store_error(
+        self, operation: str, error: BaseException, deadline: _Deadline | None = None
+    ) -> StoreError:
         original = getattr(error, "orig", None) or error
-        detail = str(original).strip().splitlines()[0] if str(original).strip() else ""
-        detail = _scrub(detail, self._url)
-        return StoreError(
+        text = str(original).strip()
+        detail = self._secrets.scrub(text.splitlines()[0]) if text else ""
+        hint = self._timeout_hint(error, deadline)
+        failure = StoreError(
             f"{operation} failed (table {self._table_name!r} in {self._shown_url}): "
-            f"{type(original).__name__}: {detail}"
+            f"{type(original).__name__}: {detail}{hint}"
         )
+        failure.__cause__ = self._secrets.safe_cause(error)
+        failure.__suppress_context__ = True
+        return failure
+
+    def _timeout_hint(self, error: BaseException, deadline: _Deadline | None) -> str:
+        """What ran out, and how to change it, when ``error`` is a timeout."""
+        bounds = self._timeouts
+        original = getattr(error, "orig", None)
+        lock = f"; no lock within lock_timeout={bounds.lock:g} s (another session holds it)"
+        statement = f"; the statement ran longer than statement_timeout={bounds.statement:g} s"
+        silent = (
+            f"; the server did not answer within {bounds.read:g} s "
+            f"(statement_timeout={bounds.statement:g} s plus grace); the connection was closed"
+        )
+        if deadline is not None and deadline.fired:
+            return silent
+        if isinstance(error, (_PoolBusyError, sa_exc.TimeoutError)):
+            return (
+                f"; no free connection in the pool within pool_timeout={bounds.pool:g} s "
+                "(raise pool_size or pool_timeout)"
+            )
+        if self._dialect == "sqlite":
+            text = str(original).lower()
+            return lock if "locked" in text or "busy" in text else ""
+        if self._dialect == "postgresql":
+            state = getattr(original, "sqlstate", None)
+            if state == _PG_LOCK_TIMEOUT:
+                return lock
+            if state == _PG_CANCELED:
+                return statement
+            if type(original).__name__ == "ConnectionTimeout":
+                return f"; no connection within connect_timeout={bounds.connect:g} s"
+            return ""
+        code = _mysql_code(original)
+        if code == _MYSQL_LOCK_TIMEOUT:
+            return lock
+        if code in _MYSQL_STATEMENT_TIMEOUTS:
+            return statement
+        if code in _MYSQL_LOST and "timed out" in str(original):
+            return silent.replace("; the connection was closed", "")
+        return ""
+
+
+class _PoolBusyError(Exception):
+    """The one connection of an in-memory SQLite database stayed busy too long."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the in-memory database was busy for {seconds:g} s")
 
 
 # -- module helpers ----------------------------------------------------------------------
@@ -575,30 +765,209 @@ def _as_bytes(document: Any) -> bytes:
     return document.encode("utf-8") if isinstance(document, str) else bytes(document)
 
 
-def _password(url: str) -> str | None:
+def _fetch_bounded(
+    connection: Connection, *, query: sa.Executable
+) -> tuple[list[tuple[str, bytes, datetime | None]], bool]:
+    """The rows of ``query`` up to _SCAN_BATCH_BYTES of documents, and whether
+    they are all of its rows."""
+    result = connection.execute(query)
+    rows = []
+    size = 0
+    for key, document, modified in result:
+        data = _as_bytes(document)
+        rows.append((key, data, modified))
+        size += len(data)
+        if size >= _SCAN_BATCH_BYTES:
+            result.close()
+            return rows, False
+    return rows, True
+
+
+def _mysql_code(error: BaseException | None) -> Any:
+    return error.args[0] if error is not None and error.args else None
+
+
+# -- credentials ---------------------------------------------------------------------------
+
+
+class _Secrets:
+    """The password of a database URL in every form a message may show it in."""
+
+    def __init__(self, url: str) -> None:
+        values: list[str] = []
+        parsed = None
+        with contextlib.suppress(Exception):
+            parsed = make_url(url)
+        _, separator, rest = url.partition("://")
+        userinfo = rest.rpartition("@")[0] if separator else ""
+        if parsed is None or parsed.password is not None or "@" in (parsed.host or ""):
+            # As written (its percent-encoding may differ from quote()'s), up to
+            # the last "@" (a raw "@" in the password moves SQLAlchemy's split).
+            values.append(userinfo.partition(":")[2])
+        if parsed is None and not userinfo:
+            # "user:password/host/db" (a forgotten "@"): the password sits where
+            # the port would.
+            values.append(rest.partition("/")[0].partition(":")[2])
+        if parsed is not None:
+            values.append(parsed.password or "")
+            for name, value in parsed.query.items():
+                if _SECRET_PARAMETER.search(name):
+                    values += [value] if isinstance(value, str) else list(value)
+        forms: set[str] = set()
+        for value in filter(None, values):
+            forms |= {
+                value,
+                urllib.parse.unquote(value),
+                urllib.parse.quote(value, safe=""),
+                urllib.parse.quote_plus(value),
+                repr(value)[1:-1],
+                json.dumps(value)[1:-1],
+                value.replace("\\", "\\\\").replace("'", "\\'"),  # libpq conninfo quoting
+            }
+        self._forms = sorted(filter(None, forms), key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for form in self._forms:
+            text = text.replace(form, "***")
+        return text
+
+    def found_in(self, text: str) -> bool:
+        return any(form in text for form in self._forms)
+
+    def safe_cause(self, error: BaseException) -> BaseException | None:
+        """``error`` to chain as the cause if no text of its chain shows the
+        password; otherwise a stand-in carrying the same text, scrubbed."""
+        if not self._forms:
+            return error
+        shown = "".join(traceback.format_exception(error))
+        chain = [*_chain(error)]
+        if not self.found_in(shown) and not any(self.found_in(repr(item)) for item in chain):
+            return error
+        return _RedactedError(self.scrub("".join(traceback.format_exception_only(error)).strip()))
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        pending += [link for link in (item.__cause__, item.__context__) if link is not None]
+        original = getattr(item, "orig", None)
+        if isinstance(original, BaseException):
+            pending.append(original)
+
+
+class _RedactedError(Exception):
+    """Stands in for a driver exception whose text showed the password."""
+
+
+# -- bounded waits ---------------------------------------------------------------------------
+
+
+class _Deadline:
+    """The moment a statement's answer is overdue, and the socket to close then."""
+
+    __slots__ = ("at", "fired", "socket")
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.socket: int | None = None
+        self.fired = False
+
+    def watch(self, dbapi_connection: Any) -> None:
+        with contextlib.suppress(Exception):
+            self.socket = dbapi_connection.fileno()
+
+
+class _Watchdog:
+    """One daemon thread that shuts down the socket of any connection whose
+    statement is overdue, so that a driver without a read timeout (psycopg)
+    returns with an error instead of waiting forever for a frozen server.
+
+    Arming and disarming cost a lock and a set operation; the thread wakes every
+    0.2 s. A socket is shut down only while its operation is armed, and an
+    operation disarms before its connection returns to the pool.
+    """
+
+    _INTERVAL = 0.2
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: set[_Deadline] = set()
+        self._local = threading.local()
+        self._pid = -1
+
+    def arm(self, deadline: _Deadline) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child without the thread
+                self._pid = os.getpid()
+                watcher = threading.Thread(target=self._loop, name="rt-sql-watchdog", daemon=True)
+                watcher.start()
+            self._armed.add(deadline)
+        self._local.deadline = deadline
+
+    def disarm(self, deadline: _Deadline) -> None:
+        self._local.deadline = None
+        with self._lock:
+            self._armed.discard(deadline)
+
+    def current(self) -> _Deadline | None:
+        """The deadline armed by this thread (a new connection attaches to it)."""
+        deadline: _Deadline | None = getattr(self._local, "deadline", None)
+        return deadline
+
+    def _loop(self) -> None:
+        pid = os.getpid()
+        while os.getpid() == pid:
+            time.sleep(self._INTERVAL)
+            now = time.monotonic()
+            with self._lock:
+                for deadline in self._armed:
+                    if deadline.at <= now and deadline.socket is not None and not deadline.fired:
+                        deadline.fired = True
+                        _shut_down(deadline.socket)
+
+
+def _shut_down(descriptor: int) -> None:
+    """Shut the socket down (the driver's pending read returns), leaving the
+    descriptor itself to its owner."""
+    with contextlib.suppress(OSError):
+        duplicate = socket.socket(fileno=os.dup(descriptor))
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        finally:
+            duplicate.close()
+
+
+_WATCHDOG = _Watchdog()
+
+
+# -- the engine: the one place where connections are set up ------------------------------
+
+
+def _create_engine(
+    url: str, shown_url: str, secrets: _Secrets, timeouts: Timeouts, options: dict[str, Any]
+) -> tuple[Engine, bool]:
+    """The engine for ``url`` with every timeout set; and whether the database
+    is an in-memory SQLite database."""
+    parsed = None
     with contextlib.suppress(Exception):
-        return make_url(url).password
-    return None
-
-
-def _scrub(text: str, url: str) -> str:
-    password = _password(url)
-    return text.replace(password, "***") if password else text
-
-
-def _safe_cause(error: BaseException, url: str) -> BaseException | None:
-    """``error`` to chain as the cause, or ``None`` if its text would show the password."""
-    password = _password(url)
-    if password and password in str(error):
-        return None
-    return error
-
-
-def _create_engine(url: str, shown_url: str, options: dict[str, Any]) -> Engine:
-    try:
         parsed = make_url(url)
-    except sa_exc.ArgumentError:
-        raise ValueError(f"{shown_url!r} is not a database URL") from None
+    if parsed is None:
+        raise ValueError(
+            f"{shown_url!r} is not a database URL SQLAlchemy can read "
+            "(dialect[+driver]://user:password@host[:port]/database; percent-encode "
+            "'@', ':' and '/' in a user name or password)"
+        )
+    if "@" in (parsed.host or ""):
+        raise ValueError(
+            f"the database URL {shown_url!r} has an '@' after its user information: "
+            "percent-encode an '@' in the password as %40"
+        )
     backend = parsed.get_backend_name()
     if backend not in _DIALECTS:
         supported = ", ".join(f"{name}://" for name in _DIALECTS)
@@ -610,17 +979,41 @@ def _create_engine(url: str, shown_url: str, options: dict[str, Any]) -> Engine:
         parsed = parsed.set(drivername=f"{backend}+{default_driver}")
     options = dict(options)
     connect_args = dict(options.pop("connect_args", {}))
+    in_memory = False
     if backend == "sqlite":
-        connect_args.setdefault("timeout", _SQLITE_BUSY_TIMEOUT)
+        database = parsed.database or ""
+        in_memory = database in ("", ":memory:")
+        connect_args.setdefault("timeout", timeouts.lock)  # the busy timeout
         # Autocommit in the driver: each statement is its own transaction, and the
         # creation lock issues its own BEGIN IMMEDIATE.
         options.setdefault("isolation_level", "AUTOCOMMIT")
+        if in_memory:
+            # One database for the tracker (not one per thread): one connection,
+            # shared by all threads, one at a time (SQLResultTracker._serial).
+            connect_args.setdefault("check_same_thread", False)
+            options.setdefault("poolclass", sa.pool.StaticPool)
+        else:
+            options.setdefault("pool_timeout", timeouts.pool)
+    elif backend == "postgresql":
+        # libpq's own settings, sent with the connection: no extra round trip.
+        connect_args.setdefault("connect_timeout", max(2, math.ceil(timeouts.connect)))
+        server = (
+            f"-c statement_timeout={math.ceil(timeouts.statement * 1000)} "
+            f"-c lock_timeout={math.ceil(timeouts.lock * 1000)}"
+        )
+        connect_args["options"] = f"{server} {connect_args.get('options', '')}".strip()
+        options.setdefault("pool_timeout", timeouts.pool)
     else:
-        connect_args.setdefault("connect_timeout", _CONNECT_TIMEOUT)
-        if backend != "postgresql":
-            # REPEATABLE READ (the InnoDB default) takes gap locks that make
-            # concurrent upserts deadlock far more often.
-            options.setdefault("isolation_level", "READ COMMITTED")
+        connect_args.setdefault("connect_timeout", timeouts.connect)
+        # The handshake is read under read_timeout: the connect timeout until
+        # _on_mysql_connect raises it to the statement bound.
+        connect_args.setdefault("read_timeout", timeouts.connect)
+        connect_args.setdefault("write_timeout", timeouts.read)
+        options.setdefault("pool_timeout", timeouts.pool)
+        # REPEATABLE READ (the InnoDB default) takes gap locks that make
+        # concurrent upserts deadlock far more often.
+        options.setdefault("isolation_level", "READ COMMITTED")
+    failure: BaseException | None = None
     try:
         engine = sa.create_engine(parsed, connect_args=connect_args, **options)
     except ImportError as error:
@@ -628,13 +1021,21 @@ def _create_engine(url: str, shown_url: str, options: dict[str, Any]) -> Engine:
             f"the driver for {shown_url!r} is not installed ({error}); "
             f"pip install 'resulttracker[{extra}]'"
         ) from error
-    except (sa_exc.ArgumentError, TypeError) as error:
-        raise ValueError(f"cannot open {shown_url!r}: {_scrub(str(error), url)}") from _safe_cause(
-            error, url
-        )
+    except (sa_exc.ArgumentError, TypeError, ValueError) as error:
+        failure = error
+    if failure is not None:
+        problem = ValueError(f"cannot open {shown_url!r}: {secrets.scrub(str(failure))}")
+        problem.__cause__ = secrets.safe_cause(failure)
+        raise problem
+    # insert=True: before SQLAlchemy's own first-connect queries, which the
+    # timeouts set here must already bound.
     if backend == "sqlite":
-        sa.event.listen(engine, "connect", _on_sqlite_connect)
-    return engine
+        sa.event.listen(engine, "connect", _on_sqlite_connect, insert=True)
+    elif backend == "postgresql":
+        sa.event.listen(engine, "connect", _on_postgresql_connect, insert=True)
+    else:
+        sa.event.listen(engine, "connect", _mysql_connect_listener(timeouts), insert=True)
+    return engine, in_memory
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -647,3 +1048,35 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
     finally:
         cursor.close()
+
+
+def _on_postgresql_connect(dbapi_connection: Any, _record: Any) -> None:
+    # A new connection made inside an operation is watched from its first query
+    # (SQLAlchemy's own version and settings queries included).
+    deadline = _WATCHDOG.current()
+    if deadline is not None:
+        deadline.watch(dbapi_connection)
+
+
+def _mysql_connect_listener(timeouts: Timeouts) -> Callable[[Any, Any], None]:
+    lock = max(1, math.ceil(timeouts.lock))
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The handshake is done: from now on the client waits for an answer as
+        # long as a statement may run. (PyMySQL reads the attribute before each read.)
+        if hasattr(dbapi_connection, "_read_timeout"):
+            dbapi_connection._read_timeout = timeouts.read
+        if "mariadb" in dbapi_connection.get_server_info().lower():
+            statement = f"max_statement_time = {timeouts.statement:g}"
+        else:
+            statement = f"max_execution_time = {math.ceil(timeouts.statement * 1000)}"
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(
+                f"SET SESSION innodb_lock_wait_timeout = {lock}, "
+                f"lock_wait_timeout = {lock}, {statement}"
+            )
+        finally:
+            cursor.close()
+
+    return on_connect

@@ -531,7 +531,12 @@ class SQLResultTracker(StoreTracker):
                     "layout version); choose another table name with table=..."
                 )
             return "missing"
+        # A table of that name that is not ours (a user's "results_schema") is
+        # refused before anything reads from it, writes to it or creates beside it.
+        self._check_columns(inspector, self._schema.name, ["version"])
         version = connection.execute(sa.select(sa.func.max(self._schema.c.version))).scalar()
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise self._not_ours(self._schema.name, f"it holds the version {version!r}")
         if version is None:
             # A creator is at work (or died before recording the version):
             # _create_schema waits for its lock and completes what is missing.
@@ -551,7 +556,24 @@ class SQLResultTracker(StoreTracker):
                 f"{self._schema.name!r} table exists; drop {self._schema.name!r} or "
                 "choose another table name with table=..."
             )
+        self._check_columns(
+            sa.inspect(connection), self._results.name, ["key", "document", "modified"]
+        )
         return "ready"
+
+    def _check_columns(self, inspector: Any, table: str, expected: list[str]) -> None:
+        columns = [column["name"] for column in inspector.get_columns(table)]
+        if sorted(name.lower() for name in columns) != sorted(expected):
+            shown = ", ".join(repr(name) for name in columns)
+            raise self._not_ours(table, f"its columns are {shown}")
+
+    def _not_ours(self, table: str, evidence: str) -> StoreError:
+        return StoreError(
+            f"table {table!r} in {self._shown_url} was not created by resulttracker "
+            f"({evidence}); resulttracker keeps table {self._table_name!r} and its layout "
+            f"version in {self._schema.name!r} and never alters a table it did not make: "
+            "choose another table name with table=..."
+        )
 
     def _create_schema(self, connection: Connection) -> None:
         """Create both tables and record the version, under a database-wide lock so
@@ -1031,6 +1053,9 @@ def _create_engine(
     # timeouts set here must already bound.
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _on_sqlite_connect, insert=True)
+        if not in_memory:
+            sa.event.listen(engine, "do_connect", _sqlite_connect)
+            sa.event.listen(engine, "checkout", _sqlite_checkout)
     elif backend == "postgresql":
         sa.event.listen(engine, "connect", _on_postgresql_connect, insert=True)
     else:
@@ -1038,14 +1063,73 @@ def _create_engine(
     return engine, in_memory
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+#: SQLite's answers when a WAL database cannot be read for want of writing its
+#: ``-shm`` file (the reader can write neither the folder nor the file).
+_SQLITE_NO_SHM = {"SQLITE_READONLY_DIRECTORY", "SQLITE_READONLY_CANTINIT", "SQLITE_CANTOPEN"}
+
+
+def _sqlite_connect(dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+    """Open a SQLite file; a reader that cannot create the WAL's ``-shm`` file
+    reads it as immutable instead of failing.
+
+    WAL readers share an index in ``<file>-shm``: SQLite creates it, or opens it
+    read-only if it exists. A reader that can write neither the folder nor the
+    file, while no ``-wal`` exists (no writer has the file open: everything is in
+    the file itself), gets the file as it is, opened ``immutable``; as soon as a
+    ``-wal`` appears, :func:`_sqlite_checkout` drops that connection and the next
+    one is a normal WAL reader again.
+    """
+    connection = dialect.loaded_dbapi.connect(*cargs, **cparams)
+    try:
+        connection.execute("PRAGMA journal_mode").fetchone()
+    except sqlite3.OperationalError as error:
+        path = _sqlite_path(cargs[0], cparams)
+        if getattr(error, "sqlite_errorname", "") not in _SQLITE_NO_SHM or path is None:
+            connection.close()
+            raise
+        if os.path.exists(path + "-wal"):
+            connection.close()
+            raise
+        connection.close()
+        immutable = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro&immutable=1"
+        connection = dialect.loaded_dbapi.connect(immutable, **{**cparams, "uri": True})
+        record.info["rt_immutable"] = path
+    return connection
+
+
+def _sqlite_path(name: str, cparams: dict[str, Any]) -> str | None:
+    """The file of a SQLite database name (a path, or a ``file:`` URI)."""
+    if not cparams.get("uri"):
+        return name
+    parts = urllib.parse.urlsplit(name)
+    if parts.scheme != "file" or "memory" in urllib.parse.parse_qs(parts.query).get("mode", []):
+        return None
+    return urllib.parse.unquote(parts.path) or None
+
+
+def _sqlite_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    path = record.info.get("rt_immutable")
+    if path is not None and os.path.exists(path + "-wal"):
+        # A writer has opened the file since: an immutable reader would miss its
+        # writes. SQLAlchemy reconnects on this error.
+        raise sa_exc.DisconnectionError("a writer opened the database; reconnecting")
+
+
+def _on_sqlite_connect(dbapi_connection: Any, record: Any) -> None:
+    if record.info.get("rt_immutable"):
+        return
     cursor = dbapi_connection.cursor()
     try:
         (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
         if str(mode).lower() not in ("wal", "memory"):
             # WAL lets readers run beside the one writer; the setting is stored in
-            # the file, so only the first connection ever changes it.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # the file, so only the first connection ever changes it. A reader
+            # that may not write the file reads it in the mode it is in.
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as error:
+                if not getattr(error, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+                    raise
     finally:
         cursor.close()
 

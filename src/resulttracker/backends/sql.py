@@ -704,6 +704,8 @@ class SQLResultTracker(StoreTracker):
 
     def _is_transient(self, error: sa_exc.DBAPIError, attempt: int) -> bool:
         original = error.orig
+        if _mysql_code(original) in _MYSQL_LOST and "timed out" in str(original):
+            return False  # the read timeout ran out: the bound is spent
         if error.connection_invalidated:
             # The server closed an idle pooled connection: one fresh try.
             return attempt == 1

@@ -1,0 +1,404 @@
+"""The SQL backend against an unlucky operator and an attacker: servers that stop
+answering, sessions holding locks, passwords that leak, SQLite corner cases.
+
+Everything runs against real components: the local PostgreSQL and MariaDB
+servers, a second real session holding the lock, and loopback sockets opened
+here (a server that accepts and never answers; a proxy that freezes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import socket
+import sqlite3
+import threading
+import time
+import traceback
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from resulttracker import StoreError, open_tracker
+from resulttracker.backends.sql import SQLResultTracker
+
+from .sql_harness import SQL_STORES, SQLHarness, drop_tables, server_url, sql_store, unique_table
+
+SERVERS = ("postgres", "mariadb")
+
+
+@pytest.fixture(params=SQL_STORES)
+def sql(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLHarness]:
+    """Each SQL database in turn, with fresh tables."""
+    yield from sql_store(request.param, tmp_path)
+
+
+# -- tools: real sockets and real second sessions ------------------------------------------
+
+
+def finishes_within(seconds: float, work: Callable[[], Any]) -> tuple[BaseException | None, float]:
+    """Run ``work`` in a thread; fail the test if it is still running after
+    ``seconds`` (instead of hanging the suite). Return what it raised and how long
+    it took."""
+    outcome: list[BaseException | None] = [None]
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:
+            outcome[0] = error
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    took = time.monotonic() - started
+    assert not thread.is_alive(), f"still waiting after {seconds:g} s: no bound"
+    return outcome[0], took
+
+
+class SilentServer:
+    """A loopback server that accepts connections and never sends a byte."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                self.accepted.append(connection)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+class FreezingProxy:
+    """A loopback TCP proxy to a real server that can stop forwarding (in both
+    directions) while keeping every connection open: a frozen server as the
+    client sees it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.frozen = threading.Event()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(self.target)
+                self.sockets += [client, server]
+                threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+
+    def _pump(self, client: socket.socket, server: socket.socket) -> None:
+        peers = {client: server, server: client}
+        with contextlib.suppress(OSError, ValueError):
+            while True:
+                if self.frozen.is_set():
+                    time.sleep(0.05)
+                    continue
+                readable, _, _ = select.select(list(peers), [], [], 0.05)
+                for source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    peers[source].sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.sockets:
+            connection.close()
+
+
+def via(url: str, port: int, *, password: str | None = None) -> str:
+    """``url`` pointed at 127.0.0.1:``port`` (and given ``password``)."""
+    parsed = sa.make_url(url).set(host="127.0.0.1", port=port)
+    if password is not None:
+        parsed = parsed.set(password=password)
+    return parsed.render_as_string(hide_password=False)
+
+
+def assert_names_the_store(error: BaseException | None, tracker: SQLResultTracker) -> StoreError:
+    assert isinstance(error, StoreError), repr(error)
+    assert repr(tracker).split("(", 1)[1].split("'")[1] in str(error)  # the redacted URL
+    assert f"table {tracker.table!r}" in str(error)
+    return error
+
+
+# -- item 8: no operation hangs without a bound ---------------------------------------------
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_server_that_accepts_and_never_answers_fails_within_the_connect_timeout(
+    server: str,
+) -> None:
+    silent = SilentServer()
+    url = via(server_url(server), silent.port, password="pw")
+    tracker = SQLResultTracker(url, table=unique_table(), connect_timeout=1)
+    try:
+        for attempt in (lambda: tracker.get("k"), lambda: tracker.put("k", x=1)):
+            error, took = finishes_within(15, attempt)
+            failure = assert_names_the_store(error, tracker)
+            # psycopg waits at least 2 s (as libpq does); PyMySQL 1 s.
+            assert took < 6, took
+            assert "connect_timeout=1" in str(failure) or "timed out" in str(failure)
+            assert ":pw@" not in str(failure)
+    finally:
+        tracker.close()
+        silent.close()
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_server_that_freezes_mid_session_fails_within_the_statement_bound(server: str) -> None:
+    target = sa.make_url(server_url(server))
+    proxy = FreezingProxy(target.host or "127.0.0.1", target.port or 0)
+    table = unique_table()
+    tracker = SQLResultTracker(
+        via(str(target), proxy.port), table=table, statement_timeout=1, connect_timeout=2
+    )
+    truth = sa.create_engine(server_url(server))
+    try:
+        tracker.put("k", x=1)
+        assert tracker.get("k") == {"x": 1}
+        proxy.frozen.set()
+        # The pooled connection is cut off; a new connection meets the frozen
+        # server in its handshake (the connect timeout) or its first query.
+        for attempt in (lambda: tracker.get("k"), lambda: tracker.put("k", x=2)):
+            error, took = finishes_within(20, attempt)
+            failure = assert_names_the_store(error, tracker)
+            assert took < 4, took
+            assert "did not answer within 2 s" in str(failure) or (
+                "connect_timeout=2 s" in str(failure)
+            )
+        with truth.connect() as connection:  # the frozen put wrote nothing
+            assert connection.execute(sa.text(f"SELECT document FROM {table}")).scalar_one() == (
+                '{\n  "x": 1\n}'
+            )
+        proxy.frozen.clear()
+        assert tracker.get("k") == {"x": 1}  # and the tracker recovers with the server
+    finally:
+        tracker.close()
+        proxy.close()
+        drop_tables(truth, table)
+        truth.dispose()
+
+
+@contextlib.contextmanager
+def second_session(harness: SQLHarness, *statements: str) -> Iterator[sa.Connection]:
+    """A second real session that runs ``statements`` in a transaction it keeps
+    open (holding whatever locks they took) until the block ends."""
+    engine = sa.create_engine(harness.base, isolation_level="AUTOCOMMIT")
+    connection = engine.connect()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if harness.name == "sqlite" else "BEGIN")
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+        yield connection
+    finally:
+        with contextlib.suppress(Exception):
+            connection.exec_driver_sql("ROLLBACK")
+        connection.close()
+        engine.dispose()
+
+
+def quoted_key(harness: SQLHarness) -> str:
+    return "`key`" if harness.name == "mariadb" else '"key"'
+
+
+def test_a_row_locked_by_another_session_fails_within_the_lock_timeout(sql: SQLHarness) -> None:
+    sql.tracker.put("k", x=1)
+    tracker = SQLResultTracker(sql.base, table=sql.table, lock_timeout=1)
+    sql.opened.append(tracker)
+    lock = (
+        []  # BEGIN IMMEDIATE takes SQLite's one write lock
+        if sql.name == "sqlite"
+        else [f"UPDATE {sql.table} SET document = document WHERE {quoted_key(sql)} = 'k'"]
+    )
+    with second_session(sql, *lock):
+        error, took = finishes_within(20, lambda: tracker.put("k", x=2))
+        failure = assert_names_the_store(error, tracker)
+        assert "writing key 'k' failed" in str(failure)
+        assert "lock_timeout=1 s" in str(failure)
+        assert took < 4, took
+        assert tracker.get("k") == {"x": 1}  # readers are not blocked by a row lock
+    assert sql.raw_read("k") == b'{\n  "x": 1\n}'  # nothing written
+    tracker.put("k", x=3)  # the lock is gone: writes work again
+    assert sql.raw_read("k") == b'{\n  "x": 3\n}'
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_table_locked_by_another_session_fails_within_the_lock_timeout(
+    server: str, tmp_path: Path
+) -> None:
+    harness = next(sql_store(server, tmp_path))
+    harness.tracker.put("k", x=1)
+    tracker = SQLResultTracker(harness.base, table=harness.table, lock_timeout=1)
+    lock = (
+        f"LOCK TABLE {harness.table} IN ACCESS EXCLUSIVE MODE"
+        if server == "postgres"
+        else f"LOCK TABLES {harness.table} WRITE"
+    )
+    try:
+        with second_session(harness, lock):
+            for operation, attempt in [
+                ("reading key 'k'", lambda: tracker.get("k")),
+                ("writing key 'k'", lambda: tracker.put("k", x=2)),
+                ("listing keys", lambda: list(tracker.keys())),
+            ]:
+                error, took = finishes_within(20, attempt)
+                failure = assert_names_the_store(error, tracker)
+                assert f"{operation} failed" in str(failure)
+                assert "lock_timeout=1 s" in str(failure)
+                assert took < 4, took
+        assert harness.raw_read("k") == b'{\n  "x": 1\n}'
+    finally:
+        tracker.close()
+        harness.close()
+        truth = sa.create_engine(harness.base)
+        drop_tables(truth, harness.table)
+        truth.dispose()
+
+
+def test_a_creator_that_holds_the_creation_lock_delays_others_only_to_the_lock_timeout(
+    sql: SQLHarness,
+) -> None:
+    name = f"resulttracker:{sql.table}"
+    import hashlib
+
+    if sql.name == "postgres":
+        digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+        hold = [f"SELECT pg_advisory_xact_lock({int.from_bytes(digest, 'big', signed=True)})"]
+    elif sql.name == "mariadb":
+        hold = [
+            f"SELECT GET_LOCK('rt:{hashlib.blake2b(name.encode(), digest_size=16).hexdigest()}', 1)"
+        ]
+    else:
+        hold = []  # BEGIN IMMEDIATE: the lock SQLite creators take
+    tracker = SQLResultTracker(sql.base, table=sql.table, lock_timeout=1)
+    sql.opened.append(tracker)
+    with second_session(sql, *hold):
+        error, took = finishes_within(20, lambda: tracker.put("k", x=1))
+        failure = assert_names_the_store(error, tracker)
+        assert "lock_timeout=1" in str(failure)
+        assert took < 4, took
+    assert sql.raw_names() == set()  # no table, no row
+    tracker.put("k", x=1)
+    assert sql.raw_read("k") == b'{\n  "x": 1\n}'
+
+
+def test_a_table_half_created_by_another_session_fails_within_the_lock_timeout(
+    tmp_path: Path,
+) -> None:
+    # A DDL lock: another session created the table in a transaction it has not
+    # committed (PostgreSQL DDL is transactional).
+    harness = next(sql_store("postgres", tmp_path))
+    tracker = SQLResultTracker(harness.base, table=harness.table, lock_timeout=1)
+    try:
+        ddl = f"CREATE TABLE {harness.table}_schema (version INTEGER PRIMARY KEY)"
+        with second_session(harness, ddl):
+            error, took = finishes_within(20, lambda: tracker.put("k", x=1))
+            failure = assert_names_the_store(error, tracker)
+            assert "creating the tables failed" in str(failure)
+            assert "lock_timeout=1 s" in str(failure)
+            assert took < 4, took
+        assert harness.raw_names() == set()
+    finally:
+        tracker.close()
+        harness.close()
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_statement_timeout_reaches_the_server(server: str, tmp_path: Path) -> None:
+    harness = next(sql_store(server, tmp_path))
+    harness.tracker.put("k", x=1)
+    tracker = SQLResultTracker(
+        harness.base, table=harness.table, statement_timeout=1, lock_timeout=10
+    )
+    try:
+        with tracker._engine.connect() as connection:
+            if server == "postgres":
+                shown = connection.exec_driver_sql("SHOW statement_timeout").scalar()
+                assert shown == "1s"
+                assert connection.exec_driver_sql("SHOW lock_timeout").scalar() == "10s"
+            else:
+                row = connection.exec_driver_sql(
+                    "SELECT @@max_statement_time, @@innodb_lock_wait_timeout, @@lock_wait_timeout"
+                ).one()
+                assert tuple(float(value) for value in row) == (1.0, 10.0, 10.0)
+        if server == "postgres":
+            # Waiting on a row lock longer than the statement may run: the server
+            # cancels the statement, and the error says which timeout it was.
+            with second_session(harness, f"UPDATE {harness.table} SET document = document"):
+                error, took = finishes_within(20, lambda: tracker.put("k", x=2))
+                failure = assert_names_the_store(error, tracker)
+                assert "statement_timeout=1 s" in str(failure)
+                assert took < 4
+    finally:
+        tracker.close()
+        harness.close()
+        truth = sa.create_engine(harness.base)
+        drop_tables(truth, harness.table)
+        truth.dispose()
+
+
+def test_a_busy_pool_fails_within_the_pool_timeout(sql: SQLHarness) -> None:
+    sql.tracker.put("k", x=1)
+    tracker = SQLResultTracker(
+        sql.base, table=sql.table, lock_timeout=3, pool_timeout=0.5, pool_size=1, max_overflow=0
+    )
+    sql.opened.append(tracker)
+    lock = (
+        []
+        if sql.name == "sqlite"
+        else [f"UPDATE {sql.table} SET document = document WHERE {quoted_key(sql)} = 'k'"]
+    )
+    with second_session(sql, *lock):
+        # The pool's one connection waits on the lock in another thread...
+        blocked = threading.Thread(target=lambda: contextlib.suppress(StoreError), daemon=True)
+
+        def write() -> None:
+            with contextlib.suppress(StoreError):
+                tracker.put("k", x=2)
+
+        blocked = threading.Thread(target=write, daemon=True)
+        blocked.start()
+        time.sleep(0.5)
+        # ... so a read finds none free.
+        error, took = finishes_within(10, lambda: tracker.get("k"))
+        failure = assert_names_the_store(error, tracker)
+        assert "pool_timeout=0.5 s" in str(failure)
+        assert took < 2.5, took
+        blocked.join(10)
+    assert sql.raw_read("k") == b'{\n  "x": 1\n}'
+
+
+def test_timeouts_are_checked_and_reach_the_tracker_through_open_tracker(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/t.db"
+    for bad, error in [(0, ValueError), (-1, ValueError), ("5", TypeError), (True, TypeError)]:
+        with pytest.raises(error, match="lock_timeout must be"):
+            SQLResultTracker(url, lock_timeout=bad)
+    tracker = open_tracker(url, connect_timeout=3, statement_timeout=4, lock_timeout=5)
+    assert isinstance(tracker, SQLResultTracker)
+    assert (tracker.timeouts.connect, tracker.timeouts.statement, tracker.timeouts.lock) == (
+        3,
+        4,
+        5,
+    )
+    assert tracker.timeouts.pool == 30
+    assert not (tmp_path / "t.db").exists()

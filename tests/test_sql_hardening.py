@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import select
 import socket
-import sqlite3
 import threading
 import time
 import traceback
@@ -370,8 +368,6 @@ def test_a_busy_pool_fails_within_the_pool_timeout(sql: SQLHarness) -> None:
     )
     with second_session(sql, *lock):
         # The pool's one connection waits on the lock in another thread...
-        blocked = threading.Thread(target=lambda: contextlib.suppress(StoreError), daemon=True)
-
         def write() -> None:
             with contextlib.suppress(StoreError):
                 tracker.put("k", x=2)
@@ -402,3 +398,147 @@ def test_timeouts_are_checked_and_reach_the_tracker_through_open_tracker(tmp_pat
     )
     assert tracker.timeouts.pool == 30
     assert not (tmp_path / "t.db").exists()
+
+
+# -- item 9: passwords never shown ------------------------------------------------------------
+
+#: Passwords holding every character that splits a URL, raw and percent-encoded.
+PASSWORDS = [
+    "Sup3r/Secr3t",
+    "Sup3r?Secr3t",
+    "Sup3r#Secr3t",
+    "Sup3r:Secr3t",
+    "Sup3r%40Secr3t",  # the text "%40": written "%2540" in a URL
+    "Sup3r'Secr3t\\x",  # quotes and backslashes, as libpq escapes them
+    "Sup3r€Secr3t",  # PyMySQL cannot encode it: its error shows the password in repr
+    "Sup3r@Secr3t",
+]
+
+
+def secret_pieces(password: str) -> set[str]:
+    """Every text that would give the password (or a part of it) away."""
+    pieces = {password, urllib.parse.quote(password, safe=""), urllib.parse.quote_plus(password)}
+    pieces |= {repr(password)[1:-1], "Sup3r", "Secr3t"}
+    return pieces
+
+
+def everything_shown(error: BaseException) -> str:
+    """The text of an error as a user, a log or a debugger may see it: message,
+    repr and full traceback, and the same for every exception chained to it."""
+    texts, seen, pending = [], set(), [error]
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        texts += [str(item), repr(item), "".join(traceback.format_exception(item))]
+        texts += [repr(argument) for argument in item.args]
+        pending += [link for link in (item.__cause__, item.__context__) if link is not None]
+        pending += [getattr(item, "orig", None)] if getattr(item, "orig", None) else []
+    return "\n".join(texts)
+
+
+def assert_hidden(text: str, password: str) -> None:
+    for piece in secret_pieces(password):
+        assert piece not in text, f"{piece!r} shown in: {text[:2000]}"
+
+
+def urls_with(password: str) -> Iterator[tuple[str, str]]:
+    """(where, URL) pairs: the real servers (as a user that does not exist, or
+    with a wrong password) and an unreachable port; raw and percent-encoded."""
+    encoded = urllib.parse.quote(password, safe="")
+    servers = {
+        "postgres": "postgresql+psycopg://nobody_rt:{}@127.0.0.1:5432/test",
+        "mariadb": "mysql+pymysql://root:{}@127.0.0.1:3306/test",
+        "unreachable": "postgresql+psycopg://alice:{}@127.0.0.1:1/test",
+    }
+    for where, template in servers.items():
+        yield f"{where}, percent-encoded", template.format(encoded)
+        if "@" not in password and "%" not in password:
+            yield f"{where}, raw", template.format(password)
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+def test_passwords_never_show_in_repr_errors_tracebacks_or_logs(
+    password: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for where, url in urls_with(password):
+        tracker = SQLResultTracker(url, echo="debug", echo_pool="debug", connect_timeout=2)
+        assert_hidden(repr(tracker) + str(tracker), password)
+        for attempt in (
+            lambda t: t.put("k", x=1),
+            lambda t: t.get("k"),
+            lambda t: t.get_many(["k", "l"]),
+            lambda t: list(t.keys()),
+            lambda t: list(t.scan()),
+        ):
+            with pytest.raises(StoreError) as caught:
+                attempt(tracker)
+            assert str(caught.value).startswith(("writing key", "checking the table layout")), where
+            assert ":***@127.0.0.1:" in str(caught.value), where
+            assert_hidden(everything_shown(caught.value), password)
+        tracker.close()
+    assert_hidden(caplog.text, password)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://alice:Sup3r@Secr3t@127.0.0.1:5432/test",  # raw "@"
+        "postgresql+psycopg://alice:Sup3r-Secr3t/127.0.0.1/test",  # forgotten "@"
+        "postgresql+psycopg://alice:Sup3r-Secr3t@127.0.0.1:54x2/test",  # port typo
+        "postgresql+psycopg//alice:Sup3r-Secr3t@127.0.0.1/test",  # no ":"
+        "mysql+pymysql://root:Sup3r@Secr3t@@127.0.0.1/test",
+        "mysql+pymysql://root:Sup3r-Secr3t@127.0.0.1/test?password=Secr3t",  # a query secret
+    ],
+)
+def test_url_typos_are_refused_without_showing_the_password(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    try:
+        tracker = open_tracker(url, connect_timeout=2)
+    except ValueError as error:
+        assert any(hint in str(error) for hint in ("percent-encode", "is not", "typo"))
+        assert_hidden(everything_shown(error), "Sup3r-Secr3t")
+        assert_hidden(everything_shown(error), "Sup3r@Secr3t")
+    else:
+        # A URL that parses: whatever fails later shows no secret either.
+        assert_hidden(repr(tracker), "Sup3r-Secr3t")
+        with pytest.raises(StoreError) as caught:
+            tracker.get("k")
+        assert_hidden(everything_shown(caught.value), "Sup3r-Secr3t")
+    assert_hidden(caplog.text, "Sup3r-Secr3t")
+
+
+def test_the_cli_never_shows_the_password(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from resulttracker.cli import cli
+
+    runner = CliRunner()
+    source = tmp_path / "source"
+    open_tracker(str(source)).put("k", x=1)
+    encoded = urllib.parse.quote("Sup3r/Secr3t#@", safe="")
+    for url in [
+        f"postgresql://nobody_rt:{encoded}@127.0.0.1:5432/test",
+        f"mysql://root:{encoded}@127.0.0.1:3306/test",
+        f"postgresql://alice:{encoded}@127.0.0.1:1/test",
+        "postgresql://alice:Sup3r/Secr3t@127.0.0.1:1/test",
+        "postgresql://alice:Sup3r-Secr3t/127.0.0.1:1/test",
+    ]:
+        for arguments in (
+            ["--base", url, "show"],
+            ["--base", url, "summary"],
+            ["--base", url, "-o", "lock_timeout=1", "keys"],
+            ["--base", url, "--debug", "show"],
+            ["copy", str(source), url],
+        ):
+            result = runner.invoke(cli, arguments)
+            assert result.exit_code != 0, (arguments, result.output)
+            shown = result.output + (
+                everything_shown(result.exception) if result.exception is not None else ""
+            )
+            assert_hidden(shown, "Sup3r/Secr3t#@")
+            assert_hidden(shown, "Sup3r-Secr3t")

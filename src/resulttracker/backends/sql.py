@@ -63,7 +63,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from .._urls import SECRET_PARAMETER as _SECRET_PARAMETER
 from .._urls import redact_url
 from ..api import BATCH_SIZE, StoreTracker, _check_duration
-from ..errors import StoreError
+from ..errors import ResultTrackerError, StoreError
 
 __all__ = ["SCHEMA_VERSION", "SQLResultTracker", "Timeouts"]
 
@@ -669,9 +669,12 @@ class SQLResultTracker(StoreTracker):
                     time.sleep(min(1.0, 0.01 * 2**attempt) * random.uniform(0.5, 1.5))
                     continue
                 failure: BaseException = error
-            except sa_exc.SQLAlchemyError as error:
-                failure = error
-            except _PoolBusyError as error:
+            except ResultTrackerError:
+                raise  # ours (a table that is not ours, a creation lock not granted)
+            except Exception as error:
+                # SQLAlchemy's errors, and what a driver raises unwrapped while
+                # connecting (PyMySQL's UnicodeEncodeError for a password it cannot
+                # encode shows the password in its repr).
                 failure = error
             # Raised outside the handler, so that the driver's exception is not
             # attached as __context__ unless _Secrets finds it safe to chain.

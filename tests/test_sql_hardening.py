@@ -9,12 +9,17 @@ here (a server that accepts and never answers; a proxy that freezes).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import select
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import traceback
+import tracemalloc
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -542,3 +547,225 @@ def test_the_cli_never_shows_the_password(tmp_path: Path) -> None:
             )
             assert_hidden(shown, "Sup3r/Secr3t#@")
             assert_hidden(shown, "Sup3r-Secr3t")
+
+
+# -- item 10: SQLite corner cases, and companion tables -----------------------------------
+
+
+def scan_peak(tracker: Any) -> float:
+    """Peak Python memory (MiB, tracemalloc) of a scan whose loop keeps nothing."""
+    list(tracker.keys())  # connections and tables opened outside the measure
+    tracemalloc.start()
+    try:
+        total = 0
+        for record in tracker.scan():
+            total += record.results["n"]
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_sqlite_scan_of_large_documents_holds_memory_like_the_folder(tmp_path: Path) -> None:
+    # 100 documents of ~200 kB (8,000 results each): 20 MB in all.
+    many = {f"metric/{number:05d}": number + 0.5 for number in range(8000)}
+    sqlite = SQLResultTracker(f"sqlite:///{tmp_path}/large.db")
+    folder = open_tracker(str(tmp_path / "folder"))
+    for number in range(100):
+        sqlite.put(f"k{number:04d}", **many, n=number)
+        folder.put(f"k{number:04d}", **many, n=number)
+    folder_peak, sqlite_peak = scan_peak(folder), scan_peak(sqlite)
+    # Before: the scan held a batch of 1,000 rows, here all 20 MB (9.5× the folder's).
+    assert sqlite_peak < 2 * folder_peak, (sqlite_peak, folder_peak)
+    assert [record.key for record in sqlite.scan()] == [f"k{n:04d}" for n in range(100)]
+    sqlite.close()
+
+
+def test_an_in_memory_database_is_one_database_for_every_thread() -> None:
+    for url in ("sqlite:///:memory:", "sqlite://"):
+        tracker = SQLResultTracker(url)
+        tracker.put("main", x=0)
+        failures: list[BaseException] = []
+
+        def work(
+            worker: int,
+            tracker: SQLResultTracker = tracker,
+            failures: list[BaseException] = failures,
+        ) -> None:
+            try:
+                assert tracker.get("main") == {"x": 0}
+                for number in range(50):
+                    tracker.put(f"t{worker}/k{number}", x=number)
+                    assert tracker.get(f"t{worker}/k{number}") == {"x": number}
+                list(tracker.scan())
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert failures == []
+        assert len(tracker) == 1 + 8 * 50
+        assert tracker.get("t7/k49") == {"x": 49}
+        tracker.close()
+
+
+def as_nobody(work: Callable[[], Any]) -> Any:
+    """Run ``work`` in a forked child as the unprivileged user ``nobody`` (the
+    tests run as root, who may write anything); return what it returned, or the
+    text of what it raised."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(reader)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            outcome: Any = ("ok", work())
+        except BaseException as error:
+            outcome = ("error", f"{type(error).__name__}: {error}")
+        with os.fdopen(writer, "w") as pipe:
+            pipe.write(json.dumps(outcome, default=repr))
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    return json.loads(text)
+
+
+@pytest.fixture
+def readable_only(tmp_path: Path) -> Iterator[Path]:
+    """A folder (with a WAL database file) that others may read, not write."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to run a reader as another user")
+    folder = Path(tempfile.mkdtemp(prefix="rt-readonly-"))
+    folder.chmod(0o755)
+    tracker = SQLResultTracker(f"sqlite:///{folder}/results.db")
+    tracker.put("a", x=1)
+    tracker.put("b/c", x=2)
+    tracker.close()
+    (folder / "results.db").chmod(0o644)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def read_everything(url: str) -> Callable[[], Any]:
+    def work() -> Any:
+        tracker = SQLResultTracker(url)
+        return [tracker.get("a"), sorted(tracker.keys()), len(list(tracker.scan("b")))]
+
+    return work
+
+
+@pytest.mark.parametrize("uri", [False, True])
+def test_a_reader_that_cannot_write_reads_a_wal_database(readable_only: Path, uri: bool) -> None:
+    path = readable_only / "results.db"
+    url = f"sqlite:///file:{path}?mode=ro&uri=true" if uri else f"sqlite:///{path}"
+    assert sorted(os.listdir(readable_only)) == ["results.db"]  # no -wal, no -shm
+    assert as_nobody(read_everything(url)) == ["ok", [{"x": 1}, ["a", "b/c"], 1]]
+    # While a writer has it open, -wal and -shm exist (and belong to the writer).
+    writer = SQLResultTracker(f"sqlite:///{path}")
+    writer.put("a", x=10)
+    assert sorted(os.listdir(readable_only)) == ["results.db", "results.db-shm", "results.db-wal"]
+    assert as_nobody(read_everything(url)) == ["ok", [{"x": 10}, ["a", "b/c"], 1]]
+    # The reader cannot write, and says so.
+    status, message = as_nobody(lambda: SQLResultTracker(url).put("new", x=1))
+    assert status == "error"
+    assert message.startswith("StoreError: writing key 'new' failed")
+    assert "readonly database" in message
+    writer.close()
+    assert SQLResultTracker(f"sqlite:///{path}").get("new") == {}
+
+
+def test_a_reader_without_shm_sees_writes_made_after_it_opened(readable_only: Path) -> None:
+    path = readable_only / "results.db"
+
+    def read_before_and_after() -> Any:
+        tracker = SQLResultTracker(f"sqlite:///{path}")
+        before = tracker.get("a")
+        writer_ready.wait(30)  # the parent writes now
+        return [before, tracker.get("a"), tracker.get("later")]
+
+    # The child opens the file immutable (no -wal yet); the parent then writes,
+    # which creates -wal: the child's next read reconnects and sees the write.
+    writer_ready = multiprocessing_event()
+    reader, writer_pipe = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        os.setgid(65534)
+        os.setuid(65534)
+        try:
+            outcome: Any = ["ok", read_before_and_after()]
+        except BaseException as error:
+            outcome = ["error", f"{type(error).__name__}: {error}"]
+        with os.fdopen(writer_pipe, "w") as pipe:
+            pipe.write(json.dumps(outcome))
+        os._exit(0)
+    os.close(writer_pipe)
+    time.sleep(1)
+    writer = SQLResultTracker(f"sqlite:///{path}")
+    writer.put("a", x=11)
+    writer.put("later", y=1)
+    writer_ready.set()
+    with os.fdopen(reader) as pipe:
+        outcome = json.loads(pipe.read())
+    os.waitpid(pid, 0)
+    writer.close()
+    assert outcome == ["ok", [{"x": 1}, {"x": 11}, {"y": 1}]]
+
+
+def multiprocessing_event() -> Any:
+    import multiprocessing
+
+    return multiprocessing.get_context("fork").Event()
+
+
+def test_a_user_table_named_like_the_companion_is_refused_and_never_altered(
+    sql: SQLHarness,
+) -> None:
+    engine = sa.create_engine(sql.base)
+    companion = f"{sql.table}_schema"
+    rows_before = [(1, "mine"), (2, "also mine")]
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"CREATE TABLE {companion} (id INTEGER PRIMARY KEY, note VARCHAR(20))"
+        )
+        for row in rows_before:
+            connection.exec_driver_sql(f"INSERT INTO {companion} VALUES ({row[0]}, '{row[1]}')")
+    try:
+        for attempt in (
+            lambda: sql.new_tracker().put("k", x=1),
+            lambda: sql.new_tracker().get("k"),
+            lambda: list(sql.new_tracker().scan()),
+        ):
+            with pytest.raises(StoreError) as caught:
+                attempt()
+            message = str(caught.value)
+            assert f"table {companion!r}" in message
+            assert "was not created by resulttracker" in message
+            assert "'id', 'note'" in message
+            assert "table=" in message
+        with engine.connect() as connection:
+            columns = [c["name"] for c in sa.inspect(connection).get_columns(companion)]
+            rows = connection.exec_driver_sql(f"SELECT id, note FROM {companion} ORDER BY id").all()
+        assert columns == ["id", "note"]
+        assert [tuple(row) for row in rows] == rows_before
+        assert not sa.inspect(engine).has_table(sql.table)  # nothing created beside it
+    finally:
+        engine.dispose()
+
+
+def test_a_user_table_with_a_text_version_column_is_refused(sql: SQLHarness) -> None:
+    engine = sa.create_engine(sql.base)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE TABLE {sql.table}_schema (version VARCHAR(10))")
+        connection.exec_driver_sql(f"INSERT INTO {sql.table}_schema VALUES ('v2')")
+    engine.dispose()
+    with pytest.raises(
+        StoreError, match=r"was not created by resulttracker \(it holds the version 'v2'\)"
+    ):
+        sql.new_tracker().put("k", x=1)
+    assert sql.raw_names() == set()

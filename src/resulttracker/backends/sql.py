@@ -96,7 +96,7 @@ _MAX_ATTEMPTS = 12
 
 #: Rows of one scan batch stop at this many bytes of documents (and at
 #: BATCH_SIZE rows), so that a scan of large documents holds a few MiB at most.
-_SCAN_BATCH_BYTES = 2 * 1024 * 1024
+_SCAN_BATCH_BYTES = 1024 * 1024
 
 #: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock.
 _PG_TRANSIENT = {"40001", "40P01"}

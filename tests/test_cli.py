@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from resulttracker import FsspecResultTracker, __main__, cli
+from resulttracker import CorruptResultError, FsspecResultTracker, __main__, cli
 from resulttracker.cli import natural_key, parse_storage_options, parse_value
 from resulttracker.transfer import same_results
 
@@ -231,8 +231,8 @@ def test_show_table_is_for_humans(store: StoreHarness) -> None:
     assert header == ["key", "acc", "loss", "ok", "opt", "seed"]
     body = [line.split() for line in lines[2:]]
     assert [row[0] for row in body] == ["exp/trial1", "exp/trial2", "exp/trial10"]
-    assert body[0][:5] == ["exp/trial1", "0.7", "±", "0.03", "inf"]
-    assert body[2][:5] == ["exp/trial10", "0.8", "±", "0.02", "nan"]
+    assert body[0][:5] == ["exp/trial1", "0.700", "±", "0.030", "inf"]
+    assert body[2][:5] == ["exp/trial10", "0.800", "±", "0.020", "nan"]
 
 
 def test_show_where_sort_limit_columns(store: StoreHarness) -> None:
@@ -316,7 +316,7 @@ def test_best_with_no_usable_value_exits_1(store: StoreHarness) -> None:
 
 def test_summary_aggregates_replicas(store: StoreHarness) -> None:
     for seed, loss in enumerate([1.0, 2.0, 3.0]):
-        store.tracker.put(f"sweep/lr0.1/seed{seed}", loss=loss, acc=0.5)
+        store.tracker.put(f"sweep/lr0.1/seed{seed}", loss=loss, acc=0.5 + seed / 10, lr=0.1)
     for seed in range(2):
         store.tracker.put(f"sweep/lr1/seed{seed}", **{"loss/mean": 4.0, "loss/sem": 0.3})
     result = invoke(store, "summary", "sweep", "--depth", "2")
@@ -332,7 +332,9 @@ def test_summary_aggregates_replicas(store: StoreHarness) -> None:
     # The default groups by all but the last segment: the same groups here.
     assert invoke(store, "summary", "sweep").stdout == result.stdout
     table = invoke(store, "summary", "-d", "2", "-f", "table").stdout.splitlines()
-    assert table[2].split() == ["sweep/lr0.1", "acc", "0.5", "±", "0", "3"]
+    # lr is the same in every replica: a parameter, not a metric to summarize
+    assert ("sweep/lr0.1", "lr") not in rows
+    assert table[2].split() == ["sweep/lr0.1", "acc", "0.600", "±", "0.058", "3"]
 
 
 # -- export / copy ---------------------------------------------------------------------
@@ -761,3 +763,39 @@ def test_the_installed_executable(
     assert missing.stderr.splitlines() == [
         "Error: timed out after 0.1 s waiting for key 'exp/other'"
     ]
+
+
+# -- global options anywhere -------------------------------------------------------------
+
+
+def test_global_options_work_before_or_after_every_command(store: StoreHarness) -> None:
+    fill(store)
+    options = global_options(store)
+    before = CliRunner().invoke(cli.cli, [*options, "show", "exp", "-f", "jsonl"])
+    after = CliRunner().invoke(cli.cli, ["show", "exp", "-f", "jsonl", *options])
+    assert before.exit_code == 0, before.output
+    assert after.stdout == before.stdout
+    assert len(after.stdout.splitlines()) == 3
+    for command in cli.cli.commands.values():
+        names = {name for parameter in command.params for name in parameter.opts}
+        assert {"--base", "-b", "--storage-option", "-o", "--debug"} <= names, command.name
+
+
+def test_a_global_option_after_the_command_wins(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    FsspecResultTracker(str(first)).put("only-in-first", v=1)
+    FsspecResultTracker(str(second)).put("only-in-second", v=2)
+    result = CliRunner().invoke(cli.cli, ["--base", str(first), "ls", "--base", str(second)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == ["only-in-second"]
+    # -o pairs given on both sides are merged; a bad one after the command is refused
+    bad = CliRunner().invoke(cli.cli, ["--base", str(first), "ls", "-o", "no-equals-sign"])
+    assert_one_line_error(bad, 2, "'no-equals-sign' is not KEY=VALUE")
+
+
+def test_debug_after_the_command_shows_the_traceback(tmp_path: Path) -> None:
+    (tmp_path / "bad").write_text("not json")
+    result = CliRunner().invoke(cli.cli, ["get", "bad", "--base", str(tmp_path), "--debug"])
+    assert isinstance(result.exception, CorruptResultError)
+    quiet = CliRunner().invoke(cli.cli, ["get", "bad", "--base", str(tmp_path)])
+    assert_one_line_error(quiet, 1, "not valid JSON")

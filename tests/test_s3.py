@@ -24,7 +24,7 @@ class RequestLog:
         self.most_in_flight = 0
         self._lock = threading.Lock()
         tracker.get("warm-up")  # creates the client
-        events = tracker._files.fs.s3.meta.events  # type: ignore[union-attr]
+        events = tracker.store.fs.s3.meta.events  # type: ignore[attr-defined]
         events.register("before-call.s3", self._before)
         events.register("after-call.s3", self._after)
 

@@ -20,7 +20,7 @@ from resulttracker import (
     StatisticsError,
     StatisticsTypeError,
 )
-from resulttracker.stats import STATISTICS, aggregate, group, metric, summarize
+from resulttracker.stats import STATISTICS, aggregate, format_statistic, group, metric, summarize
 
 RELATIVE = 1e-12
 
@@ -341,10 +341,88 @@ def test_aggregate_nan_replicas_are_counted() -> None:
     assert combined["m/nan_count"] == 1
 
 
-def test_aggregate_single_replica_has_nan_sem() -> None:
-    combined = aggregate({"g/0": {"m": 1.0}})["g"]
-    assert combined["m/mean"] == 1.0
-    assert math.isnan(combined["m/sem"])  # type: ignore[arg-type]
+def test_aggregate_single_replica_has_nan_sem_when_the_metric_varies_elsewhere() -> None:
+    combined = aggregate({"g/0": {"m": 1.0}, "h/0": {"m": 1.0}, "h/1": {"m": 2.0}})
+    assert combined["g"]["m/mean"] == 1.0
+    assert math.isnan(combined["g"]["m/sem"])  # type: ignore[arg-type]
+    assert combined["h"]["m/n"] == 2
+
+
+def test_aggregate_keeps_parameters_shared_by_every_replica_exactly() -> None:
+    records = {
+        f"sweep/lr=0.1/seed={seed}": {
+            "lr": 0.1,
+            "opt": "adam",
+            "x": 1.799,
+            "epochs": 3,
+            "nan_param": math.nan,
+            "loss": 1.0 + seed,
+        }
+        for seed in range(3)
+    }
+    combined = aggregate(records)["sweep/lr=0.1"]
+    assert combined["lr"] == 0.1  # not 0.10000000000000002 with a sem of 1e-17
+    assert type(combined["epochs"]) is int
+    assert combined["opt"] == "adam"
+    assert combined["x"] == 1.799
+    assert math.isnan(combined["nan_param"])  # type: ignore[arg-type]
+    assert not any(name.startswith(("lr/", "x/", "epochs/", "opt/")) for name in combined)
+    assert combined["loss/mean"] == 2.0
+
+
+def test_aggregate_treats_a_value_as_a_measurement_when_it_varies_anywhere() -> None:
+    records = {
+        "a/0": {"lr": 0.1, "same_type": 1, "acc": 0.5},
+        "a/1": {"lr": 0.1, "same_type": 1.0, "acc": 0.5},
+        "b/0": {"lr": 0.2, "same_type": 1, "acc": 0.5},
+        "b/1": {"lr": 0.2, "same_type": 1, "acc": 0.7},
+    }
+    combined = aggregate(records)
+    assert combined["a"]["lr"] == 0.1
+    assert combined["b"]["lr"] == 0.2
+    # 1 and 1.0 are different values: a varying name, summarized in every group
+    assert combined["a"]["same_type/mean"] == 1.0
+    assert combined["b"]["same_type/mean"] == 1.0
+    # acc varies in b, so it is a measurement in a too: every group has the same shape
+    assert combined["a"]["acc/mean"] == 0.5
+    assert combined["a"]["acc/sem"] == 0.0
+    assert "acc" not in combined["a"]
+
+
+def test_aggregate_never_averages_identifiers() -> None:
+    records = {f"g/{seed}": {"seed": seed, "rank": 0, "loss": float(seed)} for seed in range(3)}
+    combined = aggregate(records)["g"]
+    assert not any(name.startswith("seed") for name in combined)
+    assert combined["rank"] == 0  # shared: kept as it is
+    assert combined["loss/n"] == 3
+    custom = aggregate(records, identifiers=["loss"])["g"]
+    assert "seed/mean" in custom
+    assert not any(name.startswith("loss") for name in custom)
+    with pytest.raises(StatisticsTypeError, match="collection of result names"):
+        aggregate(records, identifiers="seed")
+
+
+@pytest.mark.parametrize(
+    ("mean", "sem", "shown"),
+    [
+        (1.799, 1.57e-16, "1.799 ± 0.000"),
+        (1.7990000000000002, 0.0, "1.799 ± 0.000"),
+        (0.91234, 0.0123, "0.912 ± 0.012"),
+        (2.0, 0.57735, "2.00 ± 0.58"),
+        (12345.6, 678.9, "12350 ± 680"),
+        (3, 1, "3.0 ± 1.0"),
+        (0.0, 0.0, "0.000 ± 0.000"),
+        (1e-9, 3e-11, "1e-09 ± 3e-11"),
+        (2.0, math.nan, "2 ± nan"),
+        (math.inf, 1.0, "inf ± 1"),
+        (math.nan, 0.1, "nan ± 0.1"),
+        (5.0, None, "5"),
+    ],
+)
+def test_format_statistic_rounds_to_the_uncertainty(
+    mean: float, sem: float | None, shown: str
+) -> None:
+    assert format_statistic(mean, sem) == shown
 
 
 def test_aggregate_text_kept_only_when_identical_everywhere() -> None:

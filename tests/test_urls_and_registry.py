@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import sys
 
 import pytest
 
@@ -57,7 +58,13 @@ def test_open_tracker_names_the_extra_for_a_missing_backend(
         open_tracker("fancydb://host/x")
 
 
-def test_missing_filesystem_package_names_the_extra() -> None:
+def test_missing_filesystem_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if gcsfs were not installed (the dev extra installs it); fsspec keeps the
+    # classes it imported in a private table (the package attribute is a read-only view).
+    imported = sys.modules["fsspec.registry"]._registry  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gcsfs", None)
+    monkeypatch.delitem(imported, "gs", raising=False)
+    monkeypatch.delitem(imported, "gcs", raising=False)
     with pytest.raises(ImportError, match=re.escape("pip install 'resulttracker[gcs]'")):
         FsspecResultTracker("gs://bucket/x")
 

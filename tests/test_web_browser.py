@@ -1,8 +1,9 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright.
 
-The browser is installed by the set-up when missing (as root, with apt-get);
-otherwise these tests skip with a message, except under CI (``CI`` set) where a
-missing browser fails them. Playwright never downloads a browser here: it drives
+The browser is installed by the set-up (``make test`` runs
+``scripts/install-test-services.sh``, which uses apt-get as root); without it these
+tests skip with a message, except under CI (``CI`` set) where a missing browser
+fails them. Playwright never downloads a browser here: it drives
 ``/usr/bin/chromium``.
 
 With ``RESULTTRACKER_SCREENSHOTS=1`` the screenshot test writes one picture per
@@ -14,8 +15,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,15 +56,6 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _install_chromium() -> None:
-    """apt-get install chromium when running as root on a machine with apt."""
-    if os.path.exists(CHROMIUM) or shutil.which("apt-get") is None or os.geteuid() != 0:
-        return
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        subprocess.run(command, check=False, capture_output=True, env=environment, timeout=900)
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """One headless Chromium for the whole session."""
@@ -73,9 +63,8 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing("playwright is not installed (pip install -e '.[dev]')")
-    _install_chromium()
     if not os.path.exists(CHROMIUM):
-        _missing(f"no browser at {CHROMIUM}: apt-get install chromium")
+        _missing(f"no browser at {CHROMIUM}: run scripts/install-test-services.sh (or make test)")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium

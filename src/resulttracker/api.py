@@ -2,10 +2,10 @@
 
 :class:`ResultTracker` is the torchx ``ResultTracker`` (abstract ``put`` and
 ``get``, map syntax) with the rest of the user-facing API written once on top of
-a few optional primitives. :class:`StoreTracker` is the base of the bundled
-backends: it implements ``put``/``get`` by validating, encoding and handing one
-document per key to five storage primitives (read, write, delete, list, and a
-location for messages), so a backend never validates or encodes anything itself.
+a few optional hooks. :class:`StoreTracker` is that API around a
+:class:`~resulttracker.store.Store`, the backend contract: it validates and
+encodes once and hands one document per key to the store's primitives (read,
+write, delete, list), so a backend never validates or encodes anything itself.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from . import codec, export, query
 from .errors import CorruptResultError, InvalidKeyError, WaitTimeoutError
+from .model import CheckReport, Record
+from .store import BATCH_SIZE, Store
 from .validation import (
     KeyType,
     Results,
@@ -37,30 +37,15 @@ from .validation import (
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["CheckReport", "CorruptPolicy", "Record", "ResultTracker", "StoreTracker"]
-
-#: How many keys derived methods fetch per round trip by default.
-BATCH_SIZE = 1000
-
-
-@dataclass(frozen=True)
-class Record:
-    """One key's results as returned by :meth:`ResultTracker.scan`.
-
-    Attributes
-    ----------
-    key : str
-        The key, in its canonical ``str`` form.
-    results : dict
-        The results stored at the key.
-    modified : datetime or None
-        When the key was last written, timezone-aware, from the store's own
-        metadata; ``None`` only for stores that keep no such time.
-    """
-
-    key: str
-    results: Results
-    modified: datetime | None = None
+__all__ = [
+    "BATCH_SIZE",
+    "CheckReport",
+    "CorruptPolicy",
+    "Record",
+    "ResultTracker",
+    "Store",
+    "StoreTracker",
+]
 
 
 #: What ``scan`` does with a corrupt key: raise, skip (logging a warning), or
@@ -68,33 +53,6 @@ class Record:
 CorruptPolicy = Literal["raise", "skip"] | Callable[[CorruptResultError], object]
 
 _logger = logging.getLogger("resulttracker")
-
-
-@dataclass
-class CheckReport:
-    """What :meth:`ResultTracker.check` found.
-
-    Attributes
-    ----------
-    checked : int
-        Keys read.
-    corrupt : list of CorruptResultError
-        One error per key whose stored document is corrupt.
-    temporary_files : list of str
-        Temporary files left by interrupted writers (all of them, removed or not).
-    removed : list of str
-        The temporary files removed (``fix=True``).
-    """
-
-    checked: int = 0
-    corrupt: list[CorruptResultError] = field(default_factory=list)
-    temporary_files: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """No corrupt key and no temporary file left in place."""
-        return not self.corrupt and len(self.removed) == len(self.temporary_files)
 
 
 class ResultTracker(abc.ABC):
@@ -157,6 +115,14 @@ class ResultTracker(abc.ABC):
         """Remove ``key``; return whether it existed."""
         raise NotImplementedError(f"{type(self).__name__} cannot delete keys")
 
+    def _sorted_keys(self, prefix: str) -> list[str]:
+        """The keys under ``prefix``, sorted."""
+        return sorted(self._list_keys(prefix))
+
+    def _count(self, prefix: str) -> int:
+        """How many keys are under ``prefix``."""
+        return sum(1 for _ in self._list_keys(prefix))
+
     def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
         """Yield ``(key, results)`` for each of ``keys`` (validated, distinct).
 
@@ -175,7 +141,7 @@ class ResultTracker(abc.ABC):
         :meth:`_get_many`, and knows no modification times; override it where
         the store returns documents with their times in one pass.
         """
-        keys = sorted(self._list_keys(prefix))
+        keys = self._sorted_keys(prefix)
         for start in range(0, len(keys), BATCH_SIZE):
             batch = keys[start : start + BATCH_SIZE]
             try:
@@ -208,13 +174,13 @@ class ResultTracker(abc.ABC):
         A prefix selects whole path segments: ``"exp1"`` selects ``exp1`` and
         ``exp1/...`` but not ``exp10``.
         """
-        return iter(sorted(self._list_keys(normalize_prefix(prefix))))
+        return iter(self._sorted_keys(normalize_prefix(prefix)))
 
     def __iter__(self) -> Iterator[str]:
         return self.keys()
 
     def __len__(self) -> int:
-        return sum(1 for _ in self._list_keys(""))
+        return self._count("")
 
     def __contains__(self, key: object) -> bool:
         """Whether ``key`` has results (an invalid key has none)."""
@@ -475,74 +441,83 @@ def _check_duration(name: str, value: object, *, allow_zero: bool) -> None:
 
 
 class StoreTracker(ResultTracker):
-    """Base of trackers whose store keeps one encoded document per key.
+    """The tracker of a :class:`~resulttracker.store.Store`: the whole API on top of
+    the store's four primitives.
 
-    ``put`` validates and encodes (:mod:`resulttracker.codec`) once, then calls
-    :meth:`_write`; ``get`` calls :meth:`_read` and decodes. A backend
-    implements :meth:`_read`, :meth:`_write`, :meth:`_delete`, :meth:`_list_keys`
-    and :meth:`_location`, and may override :meth:`_read_many` and
-    :meth:`_scan_documents` to be faster or to report modification times.
+    ``put`` validates (:mod:`resulttracker.validation`) and encodes
+    (:mod:`resulttracker.codec`) once, then hands the document to
+    :meth:`~resulttracker.store.Store.write`; ``get`` reads and
+    decodes; everything else comes from :class:`ResultTracker`. Backends are
+    stores; the bundled trackers (:class:`~resulttracker.FsspecResultTracker`,
+    :class:`~resulttracker.SQLResultTracker`) are this class around their store.
+
+    Parameters
+    ----------
+    store : Store
+        Where the documents live.
+
+    Examples
+    --------
+    A backend written against the contract (see "Writing a backend" in the
+    documentation) becomes a tracker in one line::
+
+        tracker = StoreTracker(SQLiteStore("results.db"))
+        tracker["exp1/trial7"] = {"loss": 0.12}
     """
 
-    @abc.abstractmethod
-    def _read(self, key: str) -> bytes | None:
-        """Return the document stored at ``key``, or ``None`` if there is none."""
+    def __init__(self, store: Store) -> None:
+        if not isinstance(store, Store):
+            raise TypeError(f"store must be a resulttracker.store.Store, got {store!r}")
+        self._store = store
 
-    @abc.abstractmethod
-    def _write(self, key: str, document: bytes) -> None:
-        """Store ``document`` at ``key`` so that readers see the old or the new
-        document, never a mix."""
+    @property
+    def store(self) -> Store:
+        """The store this tracker reads and writes."""
+        return self._store
 
-    @abc.abstractmethod
-    def _location(self, key: str) -> str:
-        """Where ``key`` is stored, for error messages (no credentials)."""
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._store!r})"
 
-    def _read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
-        """Yield ``(key, document or None)`` for each of ``keys``.
-
-        Note for implementers: this default reads one key at a time.
-        """
-        for key in keys:
-            yield key, self._read(key)
-
-    def _scan_documents(self, prefix: str) -> Iterable[tuple[str, bytes | None, datetime | None]]:
-        """Yield ``(key, document or None, modified)`` for every key under
-        ``prefix``, sorted by key.
-
-        Note for implementers: this default reads in batches through
-        :meth:`_read_many` and knows no modification times.
-        """
-        keys = sorted(self._list_keys(prefix))
-        for start in range(0, len(keys), BATCH_SIZE):
-            for key, document in self._read_many(keys[start : start + BATCH_SIZE]):
-                yield key, document, None
-
-    # -- the contract, on top of the primitives ------------------------------------------
+    # -- the contract, on top of the store ------------------------------------------------
 
     def put(self, key: KeyType, /, **results: ResultType) -> None:
         name = normalize_key(key)
-        self._write(name, codec.encode(normalize_results(results, key=name), key=name))
+        self._store.write(name, codec.encode(normalize_results(results, key=name), key=name))
 
     def get(self, key: KeyType) -> Results:
         name = normalize_key(key)
-        document = self._read(name)
+        document = self._store.read(name)
         if document is None:
             return {}
-        return codec.decode(document, key=name, location=self._location(name))
+        return codec.decode(document, key=name, location=self._store.location(name))
+
+    # -- the ResultTracker hooks, answered by the store --------------------------------------
+
+    def _list_keys(self, prefix: str) -> Iterable[str]:
+        return self._store.list_keys(prefix)
+
+    def _sorted_keys(self, prefix: str) -> list[str]:
+        keys = self._store.list_keys(prefix)
+        return list(keys) if self._store.sorted_listing else sorted(keys)
+
+    def _count(self, prefix: str) -> int:
+        return self._store.count(prefix)
+
+    def _delete(self, key: str) -> bool:
+        return self._store.delete(key)
 
     def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
-        for key, document in self._read_many(keys):
+        location = self._store.location
+        for key, document in self._store.read_many(keys):
             if document is not None:
                 yield (
                     key,
-                    codec.decode(
-                        document, key=key, location=functools.partial(self._location, key)
-                    ),
+                    codec.decode(document, key=key, location=functools.partial(location, key)),
                 )
 
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
-        decode, location, partial = codec.decode, self._location, functools.partial
-        for key, document, modified in self._scan_documents(prefix):
+        decode, location, partial = codec.decode, self._store.location, functools.partial
+        for key, document, modified in self._store.scan(prefix):
             if document is not None:
                 try:
                     results = decode(document, key=key, location=partial(location, key))
@@ -550,3 +525,9 @@ class StoreTracker(ResultTracker):
                     yield error
                 else:
                     yield Record(key=key, results=results, modified=modified)
+
+    def _temporary_files(self, prefix: str) -> list[tuple[str, float]]:
+        return self._store.temporary_files(prefix)
+
+    def _remove_temporary_file(self, location: str) -> bool:
+        return self._store.remove_temporary_file(location)

@@ -52,8 +52,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, stats
+from . import stats
 from ._urls import redact_url
+from ._version import version
 from .api import Record, ResultTracker
 from .errors import (
     CorruptResultError,
@@ -315,10 +316,9 @@ def _human(value: Any) -> str:
 
 
 def _human_statistic(mean: Any, sem: Any) -> str:
-    if sem is None:
-        return _human(mean)
-    shown_sem = format(sem, ".2g") if isinstance(sem, float) else _human(sem)
-    return f"{_human(mean)} ± {shown_sem}"
+    if _numeric(mean) and (sem is None or _numeric(sem)):
+        return stats.format_statistic(mean, sem) if sem is not None else _human(mean)
+    return _human(mean) if sem is None else f"{_human(mean)} ± {_human(sem)}"
 
 
 def _numeric(value: Any) -> bool:
@@ -566,6 +566,17 @@ Exit status: 0 ok, 1 not found / timeout / check failed, 2 bad usage or input.
 """
 
 
+def print_version(ctx: click.Context, _parameter: click.Parameter, value: bool) -> None:
+    """Print ``resulttracker, version X`` and exit, as click's ``version_option`` would.
+
+    The version is read from the package metadata only here, when ``--version``
+    is given: the lookup would otherwise lengthen the start of every command.
+    """
+    if value and not ctx.resilient_parsing:
+        click.echo(f"resulttracker, version {version()}")
+        ctx.exit()
+
+
 @click.group(cls=ResultTrackerGroup, epilog=_EPILOG)
 @click.option(
     "--base",
@@ -584,7 +595,14 @@ Exit status: 0 ok, 1 not found / timeout / check failed, 2 bad usage or input.
     help="Storage option for the store, e.g. -o endpoint_url=http://localhost:9000 (repeatable).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-@click.version_option(__version__, "--version", prog_name="resulttracker")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=print_version,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, base: str, storage_option: tuple[str, ...], debug: bool) -> None:
     """Read and write job results in a shared store (a folder, S3, GCS...).
@@ -597,6 +615,60 @@ def cli(ctx: click.Context, base: str, storage_option: tuple[str, ...], debug: b
     """
     ctx.obj = Settings(base, storage_option, debug)
     ctx.obj.options = parse_storage_options(storage_option)
+
+
+# The global options are accepted after the command too (`resulttracker show
+# --base s3://...`), as git- and kubectl-style commands allow: every command gets
+# copies that update the group's Settings; a value given after the command wins.
+
+
+def _override_base(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    settings = ctx.find_object(Settings)
+    if value is not None and settings is not None:
+        settings.base = value
+        settings._tracker = None
+
+
+def _add_storage_options(ctx: click.Context, _: click.Parameter, value: tuple[str, ...]) -> None:
+    settings = ctx.find_object(Settings)
+    if value and settings is not None:
+        settings.option_pairs = (*settings.option_pairs, *value)
+        settings.options = {**settings.options, **parse_storage_options(value)}
+        settings._tracker = None
+
+
+def _enable_debug(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    settings = ctx.find_object(Settings)
+    if value and settings is not None:
+        settings.debug = True
+
+
+def _global_options_for_commands() -> list[click.Parameter]:
+    shown = "(global option; may also come before the command)"
+    return [
+        click.Option(
+            ["--base", "-b"],
+            metavar="URL",
+            expose_value=False,
+            callback=_override_base,
+            help=f"Where results live {shown}.",
+        ),
+        click.Option(
+            ["--storage-option", "-o"],
+            multiple=True,
+            metavar="KEY=VALUE",
+            expose_value=False,
+            callback=_add_storage_options,
+            help=f"Storage option for the store {shown}.",
+        ),
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            expose_value=False,
+            callback=_enable_debug,
+            help=f"Show tracebacks {shown}.",
+        ),
+    ]
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -1249,7 +1321,6 @@ def _web() -> ModuleType:
 
 
 @cli.command()
-@click.option("--base", "serve_base", metavar="URL", help="Same as the global --base.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option(
@@ -1261,11 +1332,10 @@ def _web() -> ModuleType:
     help="How often the page reloads the results.",
 )
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
-def serve(serve_base: str | None, host: str, port: int, refresh: float, no_browser: bool) -> None:
+def serve(host: str, port: int, refresh: float, no_browser: bool) -> None:
     """Serve a live dashboard of the results (needs the dashboard extra)."""
     web = _web()
-    settings = _settings()
-    tracker = settings.open(serve_base) if serve_base else settings.tracker()
+    tracker = _settings().tracker()
     web.serve(tracker, host=host, port=port, refresh=refresh, open_browser=not no_browser)
 
 
@@ -1279,3 +1349,7 @@ def report(destination: str, prefix: str | None, where: tuple[str, ...]) -> None
     parse_where(list(where))  # refuse a bad condition before anything is read
     rows = web.write_report(_settings().tracker(), destination, prefix=prefix, where=list(where))
     _note(f"wrote {_plural(int(rows), 'row')} to {destination}")
+
+
+for _command in cli.commands.values():
+    _command.params.extend(_global_options_for_commands())

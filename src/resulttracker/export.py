@@ -58,14 +58,12 @@ import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, Any, Protocol
 
 from ._urls import redact_url
 from .errors import ExportError, ResultTrackerError, StoreError
+from .model import Record
 from .validation import ResultType
-
-if TYPE_CHECKING:
-    from .api import Record
 
 __all__ = [
     "FORMATS",

@@ -43,14 +43,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import InvalidQueryError, NoCandidatesError
+from .model import Record
 from .stats import numeric_metric
 from .validation import ResultType
-
-if TYPE_CHECKING:
-    from .api import Record
 
 __all__ = [
     "MAX_CONDITION_LENGTH",

@@ -33,18 +33,28 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from .errors import InvalidResultError, MetricNotFoundError, StatisticsError, StatisticsTypeError
+from .model import Record
 from .validation import Results, ResultType
 
-if TYPE_CHECKING:
-    from .api import Record
-
-__all__ = ["STATISTICS", "aggregate", "group", "metric", "summarize"]
+__all__ = [
+    "IDENTIFIERS",
+    "STATISTICS",
+    "aggregate",
+    "format_statistic",
+    "group",
+    "metric",
+    "summarize",
+]
 
 #: The statistics :func:`summarize` writes, in the order it writes them.
 STATISTICS = ("mean", "sem", "std", "n", "min", "max", "nan_count")
+
+#: Result names :func:`aggregate` treats as the replica's identity rather than a
+#: measurement: kept when every replica has the same value, dropped when they differ
+#: (averaging seeds or ranks means nothing).
+IDENTIFIERS = frozenset({"seed", "rank", "local_rank", "replica", "worker"})
 
 #: The key of a plain (non-statistics) value in :func:`group`'s output.
 _PLAIN = "value"
@@ -278,6 +288,7 @@ def aggregate(
     | Mapping[str, Results],
     *,
     by: GroupBy = -1,
+    identifiers: Iterable[str] = IDENTIFIERS,
 ) -> dict[str, Results]:
     """Combine the results of replicas (seeds, ranks...) into one dict per group.
 
@@ -291,6 +302,9 @@ def aggregate(
         like a slice: ``2`` maps ``exp/trial/seed`` to ``exp/trial``, and the
         default ``-1`` drops the last segment (the replica). A callable maps a
         key to its group name.
+    identifiers : iterable of str, default :data:`IDENTIFIERS`
+        Names of plain results that identify a replica (``seed``, ``rank``...):
+        never averaged, dropped when the replicas disagree.
 
     Returns
     -------
@@ -298,6 +312,13 @@ def aggregate(
         ``{group: results}``, groups sorted by name; each ``results`` is
         put-ready. For each metric ``m`` of a group:
 
+        * a parameter — a plain value that, in every group, all the group's
+          replicas hold with one value (``lr = 0.1``, ``opt = "adam"``, NaN
+          included) — is kept exactly as it is, never turned into statistics;
+          a name that varies within any group is a measurement in every group
+          (a group of one replica then gets ``m/sem`` NaN), so all groups have
+          the same columns;
+        * an identifier (see ``identifiers``) whose replicas differ is dropped;
         * if every replica reporting ``m`` has ``m/mean`` and ``m/sem``, the
           group gets ``m/mean`` (mean of means), ``m/sem``
           (``sqrt(sum(sem_i**2)) / n``) and ``m/n`` (n replicas); replicas
@@ -306,8 +327,7 @@ def aggregate(
           its ``m/mean``) and the group gets what :func:`summarize` gives;
         * other statistics of the replicas (``m/std``, ``m/n``...) are not
           carried over;
-        * a ``str`` result is kept when every replica of the group has the same
-          value, and dropped otherwise.
+        * a ``str`` result whose replicas differ is dropped.
 
     Raises
     ------
@@ -324,10 +344,25 @@ def aggregate(
     (2.0, 1.0)
     """
     group_of = _grouper(by)
+    if isinstance(identifiers, str):
+        raise StatisticsTypeError(
+            f"identifiers must be a collection of result names, got the str {identifiers!r}"
+        )
+    identity = frozenset(identifiers)
     replicas: dict[str, list[Mapping[str, ResultType]]] = {}
     for key, results in _pairs(records):
         replicas.setdefault(group_of(key), []).append(results)
-    return {name: _combine(replicas[name]) for name in sorted(replicas)}
+    grouped = {name: _per_metric(replicas[name]) for name in sorted(replicas)}
+    # A name is a parameter when, in every group that has it, all the group's
+    # replicas hold it with one value; one varying group makes it a measurement
+    # everywhere, so that every group's results have the same shape.
+    varying = {
+        metric_name
+        for name, per_metric in grouped.items()
+        for metric_name, reports in per_metric.items()
+        if len(reports) != len(replicas[name]) or not _all_same_plain_value(reports)
+    }
+    return {name: _combine(per_metric, varying, identity) for name, per_metric in grouped.items()}
 
 
 def _pairs(
@@ -377,18 +412,30 @@ def _grouper(by: object) -> Callable[[str], str]:
     )
 
 
-def _combine(replicas: Sequence[Mapping[str, ResultType]]) -> Results:
+def _per_metric(
+    replicas: Sequence[Mapping[str, ResultType]],
+) -> dict[str, list[dict[str, ResultType]]]:
+    """``{metric: [each replica's statistics of it]}``, as :func:`group` splits them."""
     per_metric: dict[str, list[dict[str, ResultType]]] = {}
     for results in replicas:
         for metric_name, statistics in group(results).items():
             per_metric.setdefault(metric_name, []).append(statistics)
+    return per_metric
+
+
+def _combine(
+    per_metric: Mapping[str, Sequence[Mapping[str, ResultType]]],
+    varying: set[str],
+    identifiers: frozenset[str],
+) -> Results:
     combined: Results = {}
     for metric_name in sorted(per_metric):
         reports = per_metric[metric_name]
+        if metric_name not in varying:
+            combined[metric_name] = reports[0][_PLAIN]
+            continue
         used = [report.get(field) for report in reports for field in (_PLAIN, "mean", "sem")]
-        if any(isinstance(value, str) for value in used):
-            if len(reports) == len(replicas) and _all_same_plain_text(reports):
-                combined[metric_name] = reports[0][_PLAIN]
+        if metric_name in identifiers or any(isinstance(value, str) for value in used):
             continue
         if all("value" not in report and "sem" in report for report in reports):
             combined.update(_propagate(metric_name, reports))
@@ -398,11 +445,69 @@ def _combine(replicas: Sequence[Mapping[str, ResultType]]) -> Results:
     return combined
 
 
-def _all_same_plain_text(reports: Sequence[Mapping[str, ResultType]]) -> bool:
-    first = reports[0].get(_PLAIN)
-    return isinstance(first, str) and all(
-        set(report) == {_PLAIN} and report[_PLAIN] == first for report in reports
-    )
+def _all_same_plain_value(reports: Sequence[Mapping[str, ResultType]]) -> bool:
+    """Whether every report is the same plain value, of the same type (``1`` and
+    ``1.0`` and ``True`` differ; NaN equals NaN)."""
+    if any(set(report) != {_PLAIN} for report in reports):
+        return False
+    first = reports[0][_PLAIN]
+    return all(_same(report[_PLAIN], first) for report in reports)
+
+
+def _same(value: object, other: object) -> bool:
+    if type(value) is not type(other):
+        return False
+    if isinstance(value, float) and isinstance(other, float) and value != value:
+        return other != other  # NaN
+    return value == other
+
+
+# -- display -------------------------------------------------------------------------
+
+#: A standard error this small relative to its mean is float noise, not uncertainty.
+_NOISE = 1e-12
+
+
+def format_statistic(mean: float | int, sem: float | int | None = None) -> str:
+    """``mean ± sem`` rounded to what the uncertainty justifies.
+
+    The standard error keeps two significant digits and the mean is rounded to
+    the same decimal place (``1.23456 ± 0.0123`` → ``1.235 ± 0.012``). A
+    standard error of zero, or one that is float noise next to the mean
+    (``1.57e-16`` beside ``1.799``), shows as zeros at the mean's precision
+    (``1.799 ± 0.000``). Without a usable ``sem`` (``None``, NaN) the mean alone
+    is shown with six significant digits; NaN and infinities show as ``nan``,
+    ``inf`` and ``-inf``.
+
+    Examples
+    --------
+    >>> format_statistic(1.799, 1.57e-16)
+    '1.799 ± 0.000'
+    >>> format_statistic(0.91234, 0.0123)
+    '0.912 ± 0.012'
+    """
+    if sem is None or not math.isfinite(sem) or not math.isfinite(mean):
+        shown = format(mean, ".6g")
+        return shown if sem is None else f"{shown} ± {format(sem, '.2g')}"
+    sem = abs(sem)
+    if sem <= abs(mean) * _NOISE:
+        # As many decimals as four significant digits of the mean need.
+        digits = 3 - _exponent(mean) if mean else 3
+        sem = 0.0
+    else:
+        digits = 1 - _exponent(sem)
+    if not -6 <= digits <= 8 or abs(mean) >= 1e15:
+        return f"{format(mean, '.6g')} ± {format(sem, '.2g')}"
+    decimals = max(digits, 0)
+    if digits < 0:  # round to tens, hundreds...: 12345 ± 678 -> 12300 ± 680
+        factor = 10.0**-digits
+        mean, sem = round(mean / factor) * factor, round(sem / factor) * factor
+    return f"{mean:.{decimals}f} ± {sem:.{decimals}f}"
+
+
+def _exponent(value: float | int) -> int:
+    """The power of ten of ``value``'s leading digit (``0.0123`` -> -2)."""
+    return math.floor(math.log10(abs(value)))
 
 
 def _propagate(name: str, reports: Sequence[Mapping[str, ResultType]]) -> Results:

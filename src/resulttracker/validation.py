@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .errors import InvalidKeyError, InvalidResultError, InvalidResultTypeError
+from .model import KeyType, Results, ResultType
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -49,14 +50,16 @@ __all__ = [
     "normalize_results",
 ]
 
-KeyType = int | str
-ResultType = int | float | str
-Results = dict[str, ResultType]
 
+#: Longest key accepted, in bytes of UTF-8.
 MAX_KEY_BYTES = 1024
+#: Longest segment of a key accepted, in bytes of UTF-8 (a common file-name limit).
 MAX_SEGMENT_BYTES = 255
+#: Longest result name accepted, in bytes of UTF-8.
 MAX_NAME_BYTES = 1024
+#: Longest ``str`` result value accepted, in bytes of UTF-8.
 MAX_STR_BYTES = 1024
+#: Start of the names of temporary files; no key segment may start with it.
 TEMP_PREFIX = ".rttmp-"
 
 # C0 and C1 control characters, DEL and the backslash.

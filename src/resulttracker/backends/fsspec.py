@@ -30,9 +30,10 @@ import fsspec.exceptions
 from fsspec.implementations.local import LocalFileSystem
 
 from .._urls import redact_url
-from ..api import BATCH_SIZE, StoreTracker
+from ..api import StoreTracker
 from ..codec import MAX_DOCUMENT_BYTES
 from ..errors import InvalidKeyError, KeyConflictError, ResultTrackerError, StoreError
+from ..store import BATCH_SIZE, Store
 from ..validation import TEMP_PREFIX, key_has_prefix
 
 __all__ = ["FsspecResultTracker", "LocalFiles", "RemoteFiles"]
@@ -108,13 +109,14 @@ class FsspecResultTracker(StoreTracker):
         self._base = base
         self._shown_base = redact_url(base)
         fs, root = _open_filesystem(base, storage_options)
-        self._files: LocalFiles | RemoteFiles
+        files: LocalFiles | RemoteFiles
         if isinstance(fs, LocalFileSystem):
-            self._files = LocalFiles(root)
+            files = LocalFiles(root)
         else:
-            self._files = RemoteFiles(
+            files = RemoteFiles(
                 fs, root, shown_base=self._shown_base, operation_timeout=operation_timeout
             )
+        super().__init__(files)
 
     @property
     def tracker_base(self) -> str:
@@ -123,37 +125,6 @@ class FsspecResultTracker(StoreTracker):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._shown_base!r})"
-
-    # The storage primitives: plain delegation to the driver.
-
-    def _read(self, key: str) -> bytes | None:
-        return self._files.read(key)
-
-    def _read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
-        return self._files.read_many(keys)
-
-    def _write(self, key: str, document: bytes) -> None:
-        self._files.write(key, document)
-
-    def _delete(self, key: str) -> bool:
-        return self._files.delete(key)
-
-    def _list_keys(self, prefix: str) -> Iterable[str]:
-        return self._files.list_keys(prefix)
-
-    def _scan_documents(self, prefix: str) -> Iterable[tuple[str, bytes | None, datetime | None]]:
-        return self._files.scan(prefix)
-
-    def _location(self, key: str) -> str:
-        return self._files.location(key)
-
-    def _temporary_files(self, prefix: str) -> list[tuple[str, float]]:
-        # Object stores write in one request and leave no temporary files.
-        return self._files.temporary_files(prefix) if isinstance(self._files, LocalFiles) else []
-
-    def _remove_temporary_file(self, location: str) -> bool:
-        assert isinstance(self._files, LocalFiles)
-        return self._files.remove_temporary_file(location)
 
 
 def _open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
@@ -228,8 +199,12 @@ def _temporary_name() -> str:
     return f"{TEMP_PREFIX}{os.getpid()}-{random.getrandbits(64):016x}"
 
 
-class LocalFiles:
-    """Atomic, durable file I/O under one local folder (``root``)."""
+class LocalFiles(Store):
+    """The store of a local folder (or NFS mount): atomic, durable file I/O under
+    ``root``."""
+
+    modification_times = True
+    nested_keys = False  # a file cannot also be a folder
 
     def __init__(self, root: str) -> None:
         self.root = root or "/"
@@ -371,7 +346,7 @@ class LocalFiles:
                         keys.append(key_prefix + name)
         return keys
 
-    def temporary_files(self, prefix: str = "") -> list[tuple[str, float]]:
+    def temporary_files(self, prefix: str) -> list[tuple[str, float]]:
         """``(path, age in seconds)`` of the temporary files under ``prefix``, which
         only interrupted writers leave behind."""
         found = []
@@ -417,8 +392,8 @@ def _modified(info: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-class RemoteFiles:
-    """File I/O through an fsspec file system; one request per write.
+class RemoteFiles(Store):
+    """The store of any other fsspec file system; one request per write.
 
     On async file systems (s3fs, gcsfs, adlfs, http) every call runs on the file
     system's event loop under one deadline, ``operation_timeout`` seconds: the
@@ -439,6 +414,9 @@ class RemoteFiles:
         self._protocol = protocol
         self._url_prefix = f"{protocol}://{self._prefix}"
         self._split_path: Callable[[str], tuple[str, ...]] | None = getattr(fs, "split_path", None)
+        self.modification_times = True
+        # Object stores have no folders: "a" and "a/b" can both be keys there.
+        self.nested_keys = self._split_path is not None
 
     def path(self, key: str) -> str:
         path = self._prefix + key

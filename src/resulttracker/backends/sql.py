@@ -62,8 +62,9 @@ from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 
 from .._urls import SECRET_PARAMETER as _SECRET_PARAMETER
 from .._urls import redact_url
-from ..api import BATCH_SIZE, StoreTracker, _check_duration
+from ..api import StoreTracker, _check_duration
 from ..errors import ResultTrackerError, StoreError
+from ..store import BATCH_SIZE, Store
 
 __all__ = ["SCHEMA_VERSION", "SQLResultTracker", "Timeouts"]
 
@@ -339,6 +340,7 @@ class SQLResultTracker(StoreTracker):
             if self._dialect == "sqlite"
             else self._results.c.document
         )
+        super().__init__(_SQLStore(self))
 
     @property
     def timeouts(self) -> Timeouts:
@@ -1169,3 +1171,40 @@ def _mysql_connect_listener(timeouts: Timeouts) -> Callable[[Any, Any], None]:
             cursor.close()
 
     return on_connect
+
+
+class _SQLStore(Store):
+    """The table as a :class:`~resulttracker.store.Store` (the tracker's primitives)."""
+
+    sorted_listing = True  # ORDER BY key
+    modification_times = True
+
+    def __init__(self, tracker: SQLResultTracker) -> None:
+        self._tracker = tracker
+
+    def __repr__(self) -> str:
+        return repr(self._tracker)
+
+    def read(self, key: str) -> bytes | None:
+        return self._tracker._read(key)
+
+    def read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
+        return self._tracker._read_many(keys)
+
+    def write(self, key: str, document: bytes) -> None:
+        self._tracker._write(key, document)
+
+    def delete(self, key: str) -> bool:
+        return self._tracker._delete(key)
+
+    def list_keys(self, prefix: str) -> Iterable[str]:
+        return self._tracker._list_keys(prefix)
+
+    def scan(self, prefix: str) -> Iterable[tuple[str, bytes | None, datetime | None]]:
+        return self._tracker._scan_documents(prefix)
+
+    def count(self, prefix: str) -> int:
+        return len(self._tracker) if not prefix else sum(1 for _ in self.list_keys(prefix))
+
+    def location(self, key: str) -> str:
+        return self._tracker._location(key)

@@ -1,0 +1,94 @@
+"""The data every layer passes around: keys, results, records, reports, changes.
+
+This module is a leaf: it imports nothing of the package at run time, so every
+other module (the API, the backends, statistics, queries, export, the command
+line and the dashboard) can import it without creating an import cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # annotations only; errors is a leaf module too
+    from .errors import CorruptResultError
+
+__all__ = ["Change", "ChangeKind", "CheckReport", "KeyType", "Record", "ResultType", "Results"]
+
+#: What a key may be: an ``int`` is the same key as its ``str()``.
+KeyType = int | str
+#: What ``put`` accepts as a value (NumPy scalars and subclasses are converted).
+ResultType = int | float | str
+#: One key's results.
+Results = dict[str, ResultType]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One key's results as returned by ``scan``, ``select`` and the change feed.
+
+    Attributes
+    ----------
+    key : str
+        The key, in its canonical ``str`` form.
+    results : dict
+        The results stored at the key.
+    modified : datetime or None
+        When the key was last written, timezone-aware, from the store's own
+        metadata; ``None`` only for stores that keep no such time.
+    """
+
+    key: str
+    results: Results
+    modified: datetime | None = None
+
+
+@dataclass
+class CheckReport:
+    """What ``ResultTracker.check`` found.
+
+    Attributes
+    ----------
+    checked : int
+        Keys read.
+    corrupt : list of CorruptResultError
+        One error per key whose stored document is corrupt.
+    temporary_files : list of str
+        Temporary files left by interrupted writers (all of them, removed or not).
+    removed : list of str
+        The temporary files removed (``fix=True``).
+    """
+
+    checked: int = 0
+    corrupt: list[CorruptResultError] = field(default_factory=list)
+    temporary_files: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No corrupt key and no temporary file left in place."""
+        return not self.corrupt and len(self.removed) == len(self.temporary_files)
+
+
+#: What happened to a key: it was written (or rewritten), or it was deleted.
+ChangeKind = Literal["put", "delete"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change seen by a change feed.
+
+    Attributes
+    ----------
+    kind : {"put", "delete"}
+        Whether the key was written or removed.
+    key : str
+        The key.
+    record : Record or None
+        The key's new record for ``"put"``; ``None`` for ``"delete"``.
+    """
+
+    kind: ChangeKind
+    key: str
+    record: Record | None = None

@@ -1,0 +1,145 @@
+"""The backend contract: :class:`Store`, where a tracker keeps one document per key.
+
+A backend is a :class:`Store`. It implements four primitives — :meth:`~Store.read`,
+:meth:`~Store.write`, :meth:`~Store.delete` and :meth:`~Store.list_keys` — on
+keys that are already valid (see :mod:`resulttracker.validation`) and on
+documents that are already encoded (see :mod:`resulttracker.codec`): a store
+never validates or encodes anything. :class:`~resulttracker.api.StoreTracker`
+turns any store into a full tracker (the torchx map API, bulk reads, waiting,
+statistics, queries, export, the command line and the dashboard)::
+
+    tracker = StoreTracker(MyStore(...))
+
+A store overrides the optional methods only to be faster (:meth:`~Store.read_many`,
+:meth:`~Store.scan`, :meth:`~Store.count`) or to say more (:meth:`~Store.location`,
+temporary files left by interrupted writers). What differs
+between stores is said by the capability flags, which the tracker and the
+conformance suite (``resulttracker.testing``) consult.
+
+This module imports nothing of the package but the leaf modules, so a third-party
+backend depends on the contract alone.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+__all__ = ["BATCH_SIZE", "Store"]
+
+#: How many keys derived methods hand to :meth:`Store.read_many` at once.
+BATCH_SIZE = 1000
+
+
+class Store(abc.ABC):
+    """Where a tracker keeps one encoded document (bytes) per key.
+
+    Keys reach a store validated and in canonical form: non-empty ``/``-separated
+    paths of at most 1,024 bytes, with no empty, ``.`` or ``..`` segment and no
+    control character. A prefix is ``""`` (every key) or a valid key; it selects
+    that key and every key below ``prefix + "/"``.
+
+    Capability flags (class attributes):
+
+    Attributes
+    ----------
+    atomic_overwrite : bool
+        A reader of a key being rewritten sees the old or the new document,
+        never a mix or a partial one. The conformance suite tests it where set.
+    modification_times : bool
+        :meth:`scan` yields each document's modification time (otherwise
+        ``None``, and records carry no ``modified`` time).
+    sorted_listing : bool
+        :meth:`list_keys` yields keys sorted by code point, so the tracker need
+        not sort them (a database's ``ORDER BY``).
+    nested_keys : bool
+        A key may also be the prefix of other keys (``a`` and ``a/b``), as on
+        object stores and databases; file systems cannot (their writes raise
+        :class:`~resulttracker.errors.KeyConflictError`).
+    """
+
+    atomic_overwrite: bool = True
+    modification_times: bool = False
+    sorted_listing: bool = False
+    nested_keys: bool = True
+
+    # -- the four primitives ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def read(self, key: str) -> bytes | None:
+        """The document stored at ``key``, or ``None`` if there is none.
+
+        Raises
+        ------
+        StoreError
+            The store cannot be reached or refused the read (not for a missing key).
+        """
+
+    @abc.abstractmethod
+    def write(self, key: str, document: bytes) -> None:
+        """Store ``document`` at ``key``, replacing what was there.
+
+        Raises
+        ------
+        StoreError
+            The store cannot be reached or refused the write.
+        KeyConflictError
+            The store cannot hold ``key`` beside another key (``nested_keys`` unset).
+        """
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; whether it existed. Never raises for a missing key."""
+
+    @abc.abstractmethod
+    def list_keys(self, prefix: str) -> Iterable[str]:
+        """Every stored key under ``prefix`` (``""``: all), in any order unless
+        ``sorted_listing`` is set."""
+
+    # -- optional: faster or more telling ----------------------------------------------------
+
+    def location(self, key: str) -> str:
+        """Where ``key`` is stored, for error messages; never shows a credential."""
+        return f"{self!r}: {key}"
+
+    def read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
+        """``(key, document or None)`` for each of ``keys``, in any order.
+
+        Note for implementers: this default reads one key at a time; override it
+        where the store can fetch many keys per round trip or concurrently.
+        """
+        for key in keys:
+            yield key, self.read(key)
+
+    def scan(self, prefix: str) -> Iterable[tuple[str, bytes | None, datetime | None]]:
+        """``(key, document or None, modified)`` for every key under ``prefix``,
+        sorted by key; ``None`` for a key deleted since it was listed.
+
+        Note for implementers: this default lists, then reads in batches of
+        :data:`BATCH_SIZE` through :meth:`read_many`, and yields no modification
+        times; override it where the store returns documents with their times in
+        one pass.
+        """
+        keys = self.list_keys(prefix)
+        ordered = list(keys) if self.sorted_listing else sorted(keys)
+        for start in range(0, len(ordered), BATCH_SIZE):
+            found = dict(self.read_many(ordered[start : start + BATCH_SIZE]))
+            for key in ordered[start : start + BATCH_SIZE]:
+                yield key, found.get(key), None
+
+    def count(self, prefix: str) -> int:
+        """How many keys are under ``prefix``.
+
+        Note for implementers: this default lists every key; a database can count.
+        """
+        return sum(1 for _ in self.list_keys(prefix))
+
+    def temporary_files(self, prefix: str) -> list[tuple[str, float]]:
+        """``(location, age in seconds)`` of what interrupted writers left under
+        ``prefix``; stores whose writes are one request leave nothing."""
+        return []
+
+    def remove_temporary_file(self, location: str) -> bool:
+        """Remove one item listed by :meth:`temporary_files`; whether it was there."""
+        raise NotImplementedError(f"{type(self).__name__} leaves no temporary files")

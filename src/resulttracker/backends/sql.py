@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -60,11 +61,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 
+from .. import codec
 from .._urls import SECRET_PARAMETER as _SECRET_PARAMETER
 from .._urls import redact_url
 from ..api import StoreTracker, _check_duration
 from ..errors import ResultTrackerError, StoreError
 from ..store import BATCH_SIZE, Store
+from ..validation import KeyType, Results, normalize_key
 
 __all__ = ["SCHEMA_VERSION", "SQLResultTracker", "Timeouts"]
 
@@ -98,6 +101,13 @@ _MAX_ATTEMPTS = 12
 #: Rows of one scan batch stop at this many bytes of documents (and at
 #: BATCH_SIZE rows), so that a scan of large documents holds a few MiB at most.
 _SCAN_BATCH_BYTES = 1024 * 1024
+
+#: Rows read from a cursor at a time while a scan batch is filled.
+_SCAN_FETCH_ROWS = 64
+
+#: Rows of the first scan batch on a server whose client cursor holds a whole
+#: result (psycopg): small, until the documents' size is known.
+_FIRST_SERVER_BATCH = 16
 
 #: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock.
 _PG_TRANSIENT = {"40001", "40P01"}
@@ -317,8 +327,17 @@ class SQLResultTracker(StoreTracker):
         self._dialect = self._engine.dialect.name
         # psycopg has no client-side read timeout: the watchdog stands in for it.
         self._watched = self._engine.dialect.driver == "psycopg"
-        # One in-memory SQLite database is one connection, used by one thread at a time.
-        self._serial = threading.Lock() if self._in_memory else None
+        # One in-memory SQLite database is one connection, used by one thread at
+        # a time; otherwise as many as SQLAlchemy's pool would allow.
+        capacity = (
+            1
+            if self._in_memory
+            else (
+                int(engine_options.get("pool_size", 5))
+                + max(0, int(engine_options.get("max_overflow", 10)))
+            )
+        )
+        self._pool = _Pool(self._engine, capacity, self._timeouts.pool, detach=not self._in_memory)
         database = self._engine.url.database
         self._sqlite_file: str | None = (
             database
@@ -332,14 +351,15 @@ class SQLResultTracker(StoreTracker):
         self._ready = False
         self._ready_lock = threading.Lock()
         self._pid = os.getpid()
-        self._upsert = self._build_upsert()
-        # SQLite hands back TEXT that is not UTF-8 as a decoding error; read the
-        # bytes as stored so that the codec can say what is wrong with them.
+        # The document's bytes as stored, straight into the codec: SQLite hands
+        # back TEXT that is not UTF-8 as a decoding error (the codec says what is
+        # wrong with it), and PyMySQL need not decode what the codec decodes.
         self._document: sa.ColumnElement[Any] = (
             sa.cast(self._results.c.document, sa.LargeBinary).label("document")
-            if self._dialect == "sqlite"
+            if self._dialect != "postgresql"
             else self._results.c.document
         )
+        self._sql: _Statements
         super().__init__(_SQLStore(self))
 
     @property
@@ -363,6 +383,7 @@ class SQLResultTracker(StoreTracker):
 
     def close(self) -> None:
         """Close the pooled connections; the tracker reconnects if used again."""
+        self._pool.close()
         self._engine.dispose()
 
     # -- the storage primitives ------------------------------------------------------
@@ -370,98 +391,145 @@ class SQLResultTracker(StoreTracker):
     def _location(self, key: str) -> str:
         return f"{self._shown_url}#{self._table_name}/{key}"
 
+    # Faster than StoreTracker.get: no adapter hop, and the location of the key
+    # is built only if the document is corrupt.
+    def get(self, key: KeyType) -> Results:
+        name = normalize_key(key)
+        document = self._read(name)
+        if document is None:
+            return {}
+        return codec.decode(document, key=name, location=functools.partial(self._location, name))
+
+    # The hot paths: one precompiled statement (_Statements) through a pooled
+    # DB-API connection (_execute), in autocommit: one round trip each.
+
     def _read(self, key: str) -> bytes | None:
-        if not self._prepare(create=False):
+        if not self._ready and not self._prepare(create=False):
             return None
-        column = self._results.c
-        query = sa.select(self._document).where(column.key == key)
-        rows = self._rows(f"reading key {key!r}", query)
-        return _as_bytes(rows[0].document) if rows else None
+        sql, parameters = self._sql.read(key)
+
+        def work(cursor: Any) -> Any:
+            cursor.execute(sql, parameters)
+            return cursor.fetchone()
+
+        row = self._execute("reading key", key, work)
+        return None if row is None else self._sql.document(row[0])
 
     # Faster than the default: one query per chunk of keys instead of one per key.
     def _read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
-        if not self._prepare(create=False):
+        if not self._ready and not self._prepare(create=False):
             return [(key, None) for key in keys]
-        column = self._results.c
-        query = sa.select(column.key, self._document).where(
-            column.key.in_(sa.bindparam("keys", expanding=True))
-        )
         found: dict[str, bytes] = {}
+        key_of, document_of = self._sql.key, self._sql.document
         for start in range(0, len(keys), _READ_CHUNK):
-            chunk = list(keys[start : start + _READ_CHUNK])
-            rows = self._rows(f"reading {len(chunk)} keys", query, {"keys": chunk})
-            found.update((row.key, _as_bytes(row.document)) for row in rows)
+            sql, parameters = self._sql.read_many(keys[start : start + _READ_CHUNK])
+
+            def work(cursor: Any, sql: str = sql, parameters: Any = parameters) -> Any:
+                cursor.execute(sql, parameters)
+                return cursor.fetchall()
+
+            rows = self._execute(f"reading {len(parameters)} keys", None, work)
+            found.update((key_of(key), document_of(document)) for key, document in rows)
         return [(key, found.get(key)) for key in keys]
 
     def _write(self, key: str, document: bytes) -> None:
-        self._prepare(create=True)
-        values = {
-            "key": key,
-            "document": document.decode("utf-8"),
-            "modified": datetime.now(timezone.utc),
-        }
-        self._run(f"writing key {key!r}", lambda c: c.execute(self._upsert, values))
+        if not self._ready:
+            self._prepare(create=True)
+        sql, parameters = self._sql.write(key, document.decode("utf-8"))
+        self._execute("writing key", key, lambda cursor: cursor.execute(sql, parameters))
 
     def _delete(self, key: str) -> bool:
-        if not self._prepare(create=False):
+        if not self._ready and not self._prepare(create=False):
             return False
-        statement = sa.delete(self._results).where(self._results.c.key == key)
-        deleted: int = self._run(f"deleting key {key!r}", lambda c: c.execute(statement).rowcount)
-        return deleted > 0
+        sql, parameters = self._sql.delete(key)
+
+        def work(cursor: Any) -> int:
+            cursor.execute(sql, parameters)
+            return int(cursor.rowcount)
+
+        return self._execute("deleting key", key, work) > 0
 
     def _list_keys(self, prefix: str) -> Iterable[str]:
-        if not self._prepare(create=False):
+        if not self._ready and not self._prepare(create=False):
             return []
-        column = self._results.c
-        query = sa.select(column.key).where(self._under(prefix)).order_by(column.key)
-        return [row.key for row in self._rows("listing keys", query)]
+        sql, parameters = self._sql.list_keys(prefix)
+
+        def work(cursor: Any) -> Any:
+            cursor.execute(sql, parameters)
+            return cursor.fetchall()
+
+        key_of = self._sql.key
+        return [key_of(key) for (key,) in self._execute("listing keys", None, work)]
+
+    def _count(self, prefix: str) -> int:
+        if not self._ready and not self._prepare(create=False):
+            return 0
+        sql, parameters = self._sql.count(prefix)
+
+        def work(cursor: Any) -> int:
+            cursor.execute(sql, parameters)
+            return int(cursor.fetchone()[0])
+
+        return self._execute("counting keys", None, work)
 
     # Faster than the default: documents and times come with the keys, in batches
     # of at most BATCH_SIZE rows and _SCAN_BATCH_BYTES bytes fetched by key range
     # ("keyset pagination").
     def _scan_documents(self, prefix: str) -> Iterator[tuple[str, bytes | None, datetime | None]]:
-        if not self._prepare(create=False):
+        if not self._ready and not self._prepare(create=False):
             return
-        column = self._results.c
-        fields = sa.select(column.key, self._document, column.modified)
         if prefix:
             # The key equal to the prefix sorts before every key under "prefix/".
-            exact = fields.where(column.key == prefix)
-            for row in self._rows("scanning keys", exact):
-                yield row.key, _as_bytes(row.document), row.modified
-            lower: sa.ColumnElement[bool] = column.key >= prefix + "/"
-            upper: sa.ColumnElement[bool] | None = column.key < prefix + "0"
+            yield from self._scan_batch(*self._sql.scan_exact(prefix))[0]
+            after, upper = prefix + "/", prefix + "0"
         else:
-            lower, upper = sa.true(), None
+            after, upper = "", None
         # Each batch is a short, independent query over an index range, so no
         # connection or transaction stays open between batches while the caller
         # works on the records (a long-lived server-side cursor would hold back
         # SQLite checkpoints and PostgreSQL vacuum, and MariaDB drops a streaming
         # connection whose reader pauses longer than net_write_timeout). A batch
-        # stops early at _SCAN_BATCH_BYTES: SQLite steps its cursor row by row,
-        # so rows after that are never read; on a server the next batch asks for
-        # as many rows as the documents seen so far say fit.
-        limit = BATCH_SIZE
+        # stops early at _SCAN_BATCH_BYTES: the drivers' cursors are read row by
+        # row (SQLite steps its statement; psycopg and PyMySQL stream the rows of
+        # a server-side cursor), so rows beyond it are never held; the next batch
+        # asks for as many rows as the documents seen so far say fit.
+        limit = self._sql.first_batch
         while True:
-            condition = lower if upper is None else sa.and_(lower, upper)
-            query = fields.where(condition).order_by(column.key).limit(limit)
-            rows, complete = self._run(
-                "scanning keys", functools.partial(_fetch_bounded, query=query)
-            )
+            rows, complete = self._scan_batch(*self._sql.scan(after, upper, limit))
             yield from rows
             if complete and len(rows) < limit:
                 return
             size = sum(len(document) for _, document, _ in rows)
             limit = max(1, min(BATCH_SIZE, _SCAN_BATCH_BYTES * len(rows) // max(size, 1)))
-            lower = column.key > rows[-1][0]
+            after = rows[-1][0]
 
-    # Faster than the default, which lists every key.
-    def __len__(self) -> int:
-        if not self._prepare(create=False):
-            return 0
-        query = sa.select(sa.func.count()).select_from(self._results)
-        count: int = self._rows("counting keys", query)[0][0]
-        return count
+    def _scan_batch(
+        self, sql: str, parameters: Any
+    ) -> tuple[list[tuple[str, bytes, datetime | None]], bool]:
+        """The rows of one scan query, up to _SCAN_BATCH_BYTES of documents, and
+        whether they are all of its rows."""
+        key_of, document_of, time_of = self._sql.key, self._sql.document, self._sql.modified
+
+        def work(cursor: Any) -> tuple[list[tuple[str, bytes, datetime | None]], bool]:
+            rows: list[tuple[str, bytes, datetime | None]] = []
+            size = 0
+            with self._sql.streaming(cursor) as stream:
+                stream.execute(sql, parameters)
+                wanted = 1  # then as many rows as the sizes seen so far say fit
+                while True:
+                    chunk = stream.fetchmany(wanted)
+                    if not chunk:
+                        return rows, True
+                    for key, document, modified in chunk:
+                        data = document_of(document)
+                        rows.append((key_of(key), data, time_of(modified)))
+                        size += len(data)
+                    if size >= _SCAN_BATCH_BYTES:
+                        return rows, False
+                    left = (_SCAN_BATCH_BYTES - size) * len(rows) // max(size, 1)
+                    wanted = max(1, min(_SCAN_FETCH_ROWS, left))
+
+        return self._execute("scanning keys", None, work)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -509,6 +577,9 @@ class SQLResultTracker(StoreTracker):
                 if not create:
                     return False
                 self._run("creating the tables", self._create_schema)
+            # Compiled now that a connection has told SQLAlchemy the server's
+            # version (MariaDB and MySQL 8 spell the upsert differently).
+            self._sql = _Statements(self)
             self._ready = True
             return True
 
@@ -612,15 +683,24 @@ class SQLResultTracker(StoreTracker):
             try:
                 yield
             except BaseException:
-                connection.exec_driver_sql("ROLLBACK")
+                with contextlib.suppress(Exception):
+                    connection.exec_driver_sql("ROLLBACK")
                 raise
             connection.exec_driver_sql("COMMIT")
         elif self._dialect == "postgresql":
             # Held until the transaction ends; DDL is transactional in PostgreSQL.
+            # The connection is in autocommit: this is the one explicit transaction.
             digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
             lock_id = int.from_bytes(digest, "big", signed=True)
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
-            yield
+            connection.exec_driver_sql("BEGIN")
+            try:
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
+                yield
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    connection.exec_driver_sql("ROLLBACK")
+                raise
+            connection.exec_driver_sql("COMMIT")
         else:
             # DDL commits implicitly in MariaDB/MySQL: a session lock spans it.
             lock_name = "rt:" + hashlib.blake2b(name.encode(), digest_size=16).hexdigest()
@@ -638,22 +718,11 @@ class SQLResultTracker(StoreTracker):
             finally:
                 connection.execute(sa.select(sa.func.release_lock(lock_name)))
 
-    def _rows(
-        self, operation: str, query: sa.Executable, parameters: dict[str, Any] | None = None
-    ) -> Sequence[sa.Row[Any]]:
-        """All rows of one query (see :meth:`_run`)."""
-        return self._run(operation, lambda connection: connection.execute(query, parameters).all())
-
     def _run(self, operation: str, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a transaction, retrying on lock contention; the one place
         where SQLAlchemy and driver errors become :class:`StoreError`."""
         if os.getpid() != self._pid:
-            # A forked child must not share the parent's sockets: drop the
-            # inherited pool without closing it (the parent still uses it). An
-            # in-memory database lives in its one connection: the child keeps its copy.
-            if not self._in_memory:
-                self._engine.dispose(close=False)
-            self._pid = os.getpid()
+            self._after_fork()
         started = time.monotonic()
         attempt = 0
         while True:
@@ -682,10 +751,75 @@ class SQLResultTracker(StoreTracker):
             # attached as __context__ unless _Secrets finds it safe to chain.
             raise self._store_error(operation, failure, deadline)
 
+    def _execute(self, operation: str, key: str | None, work: Callable[[Any], T]) -> T:
+        """Run ``work(cursor)`` on a pooled DB-API connection in autocommit, retrying
+        on lock contention like :meth:`_run`; driver errors become :class:`StoreError`.
+
+        The hot paths come here: no SQLAlchemy ``Connection``, transaction or
+        result object between the statement and the driver.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        pool = self._pool
+        attempt = 0
+        started = 0.0
+        while True:
+            deadline = _Deadline(self._timeouts.read) if self._watched else None
+            connection: _Pooled | None = None
+            try:
+                connection = pool.take()
+                if deadline is not None:
+                    deadline.socket = connection.socket
+                    _WATCHDOG.arm(deadline)
+                    try:
+                        result = work(connection.cursor)
+                    finally:
+                        _WATCHDOG.disarm(deadline)
+                else:
+                    result = work(connection.cursor)
+                pool.give(connection)
+                return result
+            except ResultTrackerError:
+                if connection is not None:
+                    pool.give(connection)
+                raise
+            except Exception as error:
+                failure: BaseException = error
+                disconnected = (deadline is not None and deadline.fired) or (
+                    connection is not None and connection.is_disconnect(error)
+                )
+                if connection is not None:
+                    if disconnected:
+                        pool.discard(connection)
+                    else:
+                        pool.give(connection)
+            attempt += 1
+            if attempt == 1:
+                started = time.monotonic()
+            if (
+                attempt < _MAX_ATTEMPTS
+                and time.monotonic() - started < self._timeouts.lock
+                and not (deadline is not None and deadline.fired)
+                and self._retry(failure, disconnected and connection is not None, attempt)
+            ):
+                time.sleep(min(1.0, 0.01 * 2**attempt) * random.uniform(0.5, 1.5))
+                continue
+            named = operation if key is None else f"{operation} {key!r}"
+            # Raised outside the handler: see _run.
+            raise self._store_error(named, failure, deadline)
+
+    def _after_fork(self) -> None:
+        # A forked child must not share the parent's sockets: drop the inherited
+        # connections without closing them (the parent still uses them). An
+        # in-memory database lives in its one connection: the child keeps its copy.
+        if not self._in_memory:
+            self._pool.forget()
+            self._engine.dispose(close=False)
+        self._pid = os.getpid()
+
     def _attempt(self, work: Callable[[Connection], T], deadline: _Deadline | None) -> T:
-        serial = self._serial
-        if serial is not None and not serial.acquire(timeout=self._timeouts.pool):
-            raise _PoolBusyError(self._timeouts.pool)
+        # The in-memory database's one connection serves one operation at a time.
+        slot = self._pool.take() if self._in_memory else None
         try:
             if deadline is not None:
                 _WATCHDOG.arm(deadline)
@@ -704,14 +838,19 @@ class SQLResultTracker(StoreTracker):
                 if deadline is not None:
                     _WATCHDOG.disarm(deadline)
         finally:
-            if serial is not None:
-                serial.release()
+            if slot is not None:
+                self._pool.give(slot)
 
     def _is_transient(self, error: sa_exc.DBAPIError, attempt: int) -> bool:
-        original = error.orig
+        return self._retry(error.orig, error.connection_invalidated, attempt)
+
+    def _retry(self, error: BaseException | None, disconnected: bool, attempt: int) -> bool:
+        """Whether a failed attempt is worth another: lock contention that the
+        database reports at once, or a pooled connection the server had closed."""
+        original = getattr(error, "orig", error)
         if _mysql_code(original) in _MYSQL_LOST and "timed out" in str(original):
             return False  # the read timeout ran out: the bound is spent
-        if error.connection_invalidated:
+        if disconnected:
             # The server closed an idle pooled connection: one fresh try.
             return attempt == 1
         if self._dialect == "sqlite":
@@ -744,7 +883,7 @@ class SQLResultTracker(StoreTracker):
     def _timeout_hint(self, error: BaseException, deadline: _Deadline | None) -> str:
         """What ran out, and how to change it, when ``error`` is a timeout."""
         bounds = self._timeouts
-        original = getattr(error, "orig", None)
+        original = getattr(error, "orig", None) or error
         lock = f"; no lock within lock_timeout={bounds.lock:g} s (another session holds it)"
         statement = f"; the statement ran longer than statement_timeout={bounds.statement:g} s"
         silent = (
@@ -781,10 +920,10 @@ class SQLResultTracker(StoreTracker):
 
 
 class _PoolBusyError(Exception):
-    """The one connection of an in-memory SQLite database stayed busy too long."""
+    """Every connection of the tracker's pool stayed busy too long."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"the in-memory database was busy for {seconds:g} s")
+        super().__init__(f"every connection stayed busy for {seconds:g} s")
 
 
 # -- module helpers ----------------------------------------------------------------------
@@ -794,26 +933,281 @@ def _as_bytes(document: Any) -> bytes:
     return document.encode("utf-8") if isinstance(document, str) else bytes(document)
 
 
-def _fetch_bounded(
-    connection: Connection, *, query: sa.Executable
-) -> tuple[list[tuple[str, bytes, datetime | None]], bool]:
-    """The rows of ``query`` up to _SCAN_BATCH_BYTES of documents, and whether
-    they are all of its rows."""
-    result = connection.execute(query)
-    rows = []
-    size = 0
-    for key, document, modified in result:
-        data = _as_bytes(document)
-        rows.append((key, data, modified))
-        size += len(data)
-        if size >= _SCAN_BATCH_BYTES:
-            result.close()
-            return rows, False
-    return rows, True
-
-
 def _mysql_code(error: BaseException | None) -> Any:
     return error.args[0] if error is not None and error.args else None
+
+
+# -- the hot paths' statements and connections ---------------------------------------------
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class _Statements:
+    """The hot paths' SQL, compiled once per tracker by SQLAlchemy for its
+    dialect, with the conversions between Python values and the driver's."""
+
+    def __init__(self, tracker: SQLResultTracker) -> None:
+        dialect = tracker._engine.dialect
+        self._positional = bool(dialect.positional)
+        column = tracker._results.c
+        table = tracker._results
+        is_mysql = _is_mysql(dialect)
+        self._dialect = dialect
+        self._compiled: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._fixed: dict[str, Any] = {}
+        # Keys are text, but UTF-8 bytes in MariaDB/MySQL's VARBINARY column.
+        self._bind_key: Callable[[str], Any] = str.encode if is_mysql else _identity
+        self.key: Callable[[Any], str] = bytes.decode if is_mysql else _identity
+        self.document: Callable[[Any], bytes] = (
+            _as_bytes if dialect.name == "postgresql" else _identity
+        )
+        time_type = column.modified.type
+        self._bind_time = time_type.bind_processor(dialect) or _identity
+        self.modified = _time_reader(dialect, time_type.result_processor(dialect, None))
+        fields = sa.select(column.key, tracker._document, column.modified)
+        key: Any = sa.bindparam("key")
+        after: Any = sa.bindparam("after")
+        upper: Any = sa.bindparam("upper")
+        limit: Any = sa.bindparam("limit", type_=sa.Integer())
+        under = sa.or_(column.key == key, sa.and_(column.key > after, column.key < upper))
+        statements: dict[str, Any] = {
+            "read": sa.select(tracker._document).where(column.key == key),
+            "write": tracker._build_upsert(),
+            "delete": sa.delete(table).where(column.key == key),
+            "keys": sa.select(column.key).order_by(column.key),
+            "keys_under": sa.select(column.key).where(under).order_by(column.key),
+            "count": sa.select(sa.func.count()).select_from(table),
+            "count_under": sa.select(sa.func.count()).select_from(table).where(under),
+            "scan_exact": fields.where(column.key == key),
+            "scan": fields.where(column.key > after).order_by(column.key).limit(limit),
+            "scan_below": fields.where(column.key > after, column.key < upper)
+            .order_by(column.key)
+            .limit(limit),
+        }
+        for name, statement in statements.items():
+            self._compiled[name] = self._compile(statement)
+        self._many: dict[int, tuple[str, tuple[str, ...]]] = {}
+        self._many_statement = sa.select(column.key, tracker._document)
+        self._key_column = column.key
+        # psycopg's client cursor holds a whole result: start small (see _scan_documents).
+        self.first_batch = _FIRST_SERVER_BATCH if dialect.name == "postgresql" else BATCH_SIZE
+        self._stream_class: Any = None
+        if is_mysql:
+            # Unbuffered: rows are read from the socket as the scan takes them.
+            self._stream_class = importlib.import_module("pymysql.cursors").SSCursor
+
+    def _compile(self, statement: Any) -> tuple[str, tuple[str, ...]]:
+        compiled = statement.compile(dialect=self._dialect)
+        # Parameters SQLAlchemy adds itself (SQLite's "OFFSET ?" after a LIMIT).
+        self._fixed.update((k, v) for k, v in compiled.params.items() if v is not None)
+        return str(compiled), tuple(compiled.positiontup or ())
+
+    def _bind(self, name: str, values: dict[str, Any]) -> tuple[str, Any]:
+        sql, order = self._compiled[name]
+        if self._fixed:
+            values = {**self._fixed, **values}
+        if self._positional:
+            return sql, tuple(values[field] for field in order)
+        return sql, values
+
+    def read(self, key: str) -> tuple[str, Any]:
+        sql, _ = self._compiled["read"]
+        bound = self._bind_key(key)
+        return sql, (bound,) if self._positional else {"key": bound}
+
+    def read_many(self, keys: Sequence[str]) -> tuple[str, Any]:
+        count = len(keys)
+        if count not in self._many:
+            names: list[Any] = [sa.bindparam(f"k{number}") for number in range(count)]
+            self._many[count] = self._compile(
+                self._many_statement.where(self._key_column.in_(names))
+            )
+        sql, order = self._many[count]
+        bound = [self._bind_key(key) for key in keys]
+        if self._positional:
+            return sql, tuple(bound[int(name[1:])] for name in order)
+        return sql, {f"k{number}": key for number, key in enumerate(bound)}
+
+    def write(self, key: str, document: str) -> tuple[str, Any]:
+        modified = self._bind_time(datetime.now(timezone.utc))
+        return self._bind(
+            "write", {"key": self._bind_key(key), "document": document, "modified": modified}
+        )
+
+    def delete(self, key: str) -> tuple[str, Any]:
+        return self._bind("delete", {"key": self._bind_key(key)})
+
+    def _under(self, prefix: str) -> dict[str, Any]:
+        bind = self._bind_key
+        return {"key": bind(prefix), "after": bind(prefix + "/"), "upper": bind(prefix + "0")}
+
+    def list_keys(self, prefix: str) -> tuple[str, Any]:
+        if not prefix:
+            return self._bind("keys", {})
+        return self._bind("keys_under", self._under(prefix))
+
+    def count(self, prefix: str) -> tuple[str, Any]:
+        if not prefix:
+            return self._bind("count", {})
+        return self._bind("count_under", self._under(prefix))
+
+    def scan_exact(self, key: str) -> tuple[str, Any]:
+        return self._bind("scan_exact", {"key": self._bind_key(key)})
+
+    def scan(self, after: str, upper: str | None, limit: int) -> tuple[str, Any]:
+        values = {"after": self._bind_key(after), "limit": limit}
+        if upper is None:
+            return self._bind("scan", values)
+        return self._bind("scan_below", {**values, "upper": self._bind_key(upper)})
+
+    def streaming(self, cursor: Any) -> contextlib.AbstractContextManager[Any]:
+        """A cursor that reads a result as it arrives: the cursor itself on
+        SQLite (its statements step row by row) and psycopg (a scan asks for few
+        rows at first), an unbuffered one on PyMySQL."""
+        if self._stream_class is None:
+            return contextlib.nullcontext(cursor)
+        return contextlib.closing(cursor.connection.cursor(self._stream_class))
+
+
+def _time_reader(dialect: Dialect, processor: Any) -> Callable[[Any], datetime | None]:
+    """The modification time of a row as an aware UTC ``datetime``."""
+    utc = timezone.utc
+    if dialect.name == "postgresql":
+        return lambda value: None if value is None else value.astimezone(utc)
+    if _is_mysql(dialect):
+        return lambda value: None if value is None else value.replace(tzinfo=utc)
+    parse = datetime.fromisoformat
+
+    def from_text(value: Any) -> datetime | None:
+        # SQLAlchemy stores "YYYY-MM-DD HH:MM:SS.ffffff", which fromisoformat reads
+        # ten times faster than SQLAlchemy's own parser (kept for anything else).
+        if isinstance(value, str):
+            try:
+                return parse(value).replace(tzinfo=utc)
+            except ValueError:
+                pass
+        parsed = processor(value) if processor is not None else None
+        return parsed if isinstance(parsed, datetime) else None
+
+    return from_text
+
+
+class _Pooled:
+    """One DB-API connection of a tracker's :class:`_Pool`, with its cursor."""
+
+    __slots__ = ("connection", "cursor", "dialect", "fairy", "immutable", "socket")
+
+    def __init__(self, fairy: Any, dialect: Dialect) -> None:
+        self.fairy = fairy
+        self.connection = fairy.dbapi_connection
+        self.cursor = self.connection.cursor()
+        self.dialect = dialect
+        self.immutable: str | None = fairy.info.get("rt_immutable")
+        self.socket: int | None = None
+        with contextlib.suppress(Exception):
+            self.socket = self.connection.fileno()
+
+    def is_disconnect(self, error: BaseException) -> bool:
+        with contextlib.suppress(Exception):
+            if isinstance(error, self.dialect.loaded_dbapi.Error):
+                return bool(self.dialect.is_disconnect(error, self.connection, self.cursor))
+        return False
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.fairy.close()
+
+
+class _Pool:
+    """The hot paths' connections: DB-API connections made by the engine (so its
+    connect-time set-up runs: timeouts, WAL, session settings), then detached
+    from SQLAlchemy's pool and handed out here with no more work than a list
+    ``pop`` and ``append``.
+
+    At most ``capacity`` connections exist (the engine's ``pool_size +
+    max_overflow``); a caller finding none free waits up to ``timeout`` seconds.
+    A connection is used by one thread at a time; connections stay open, idle,
+    until :meth:`close`.
+    """
+
+    def __init__(self, engine: Engine, capacity: int, timeout: float, *, detach: bool) -> None:
+        self._engine = engine
+        self._capacity = max(1, capacity)
+        self._timeout = timeout
+        self._detach = detach
+        self._idle: list[_Pooled] = []
+        self._made = 0
+        self._waiting = 0
+        self._changed = threading.Condition(threading.Lock())
+
+    def take(self) -> _Pooled:
+        try:
+            pooled = self._idle.pop()  # atomic: no lock on the common path
+        except IndexError:
+            return self._take_or_make()
+        if pooled.immutable is not None and os.path.exists(pooled.immutable + "-wal"):
+            # A writer has opened the file since this reader opened it immutable:
+            # it would miss the writer's changes (see _sqlite_connect).
+            self.discard(pooled)
+            return self.take()
+        return pooled
+
+    def _take_or_make(self) -> _Pooled:
+        deadline = time.monotonic() + self._timeout
+        with self._changed:
+            while True:
+                if self._idle:
+                    return self._idle.pop()
+                if self._made < self._capacity:
+                    self._made += 1
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _PoolBusyError(self._timeout)
+                self._waiting += 1
+                try:
+                    # Bounded slices: give() appends without the lock.
+                    self._changed.wait(min(remaining, 0.05))
+                finally:
+                    self._waiting -= 1
+        try:
+            fairy = self._engine.raw_connection()
+            if self._detach:
+                fairy.detach()
+            return _Pooled(fairy, self._engine.dialect)
+        except BaseException:
+            self._forget_one()
+            raise
+
+    def give(self, pooled: _Pooled) -> None:
+        self._idle.append(pooled)
+        if self._waiting:
+            with self._changed:
+                self._changed.notify()
+
+    def discard(self, pooled: _Pooled) -> None:
+        pooled.close()
+        self._forget_one()
+
+    def _forget_one(self) -> None:
+        with self._changed:
+            self._made -= 1
+            self._changed.notify()
+
+    def forget(self) -> None:
+        """Drop every connection without closing it (after a fork: the parent's)."""
+        with self._changed:
+            self._idle = []
+            self._made = 0
+
+    def close(self) -> None:
+        with self._changed:
+            idle, self._idle = self._idle, []
+            self._made -= len(idle)
+        for pooled in idle:
+            pooled.close()
 
 
 # -- credentials ---------------------------------------------------------------------------
@@ -1013,9 +1407,6 @@ def _create_engine(
         database = parsed.database or ""
         in_memory = database in ("", ":memory:")
         connect_args.setdefault("timeout", timeouts.lock)  # the busy timeout
-        # Autocommit in the driver: each statement is its own transaction, and the
-        # creation lock issues its own BEGIN IMMEDIATE.
-        options.setdefault("isolation_level", "AUTOCOMMIT")
         if in_memory:
             # One database for the tracker (not one per thread): one connection,
             # shared by all threads, one at a time (SQLResultTracker._serial).
@@ -1039,9 +1430,9 @@ def _create_engine(
         connect_args.setdefault("read_timeout", timeouts.connect)
         connect_args.setdefault("write_timeout", timeouts.read)
         options.setdefault("pool_timeout", timeouts.pool)
-        # REPEATABLE READ (the InnoDB default) takes gap locks that make
-        # concurrent upserts deadlock far more often.
-        options.setdefault("isolation_level", "READ COMMITTED")
+    # Every statement is its own transaction (one round trip: no BEGIN, no
+    # COMMIT); the table creation opens the one explicit transaction.
+    options.setdefault("isolation_level", "AUTOCOMMIT")
     failure: BaseException | None = None
     try:
         engine = sa.create_engine(parsed, connect_args=connect_args, **options)
@@ -1167,6 +1558,10 @@ def _mysql_connect_listener(timeouts: Timeouts) -> Callable[[Any, Any], None]:
                 f"SET SESSION innodb_lock_wait_timeout = {lock}, "
                 f"lock_wait_timeout = {lock}, {statement}"
             )
+            # Each upsert is its own transaction; under REPEATABLE READ (the
+            # InnoDB default) it takes gap locks that make concurrent upserts
+            # deadlock far more often.
+            cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         finally:
             cursor.close()
 

@@ -257,12 +257,15 @@ def test_a_table_locked_by_another_session_fails_within_the_lock_timeout(
         if server == "postgres"
         else f"LOCK TABLES {harness.table} WRITE"
     )
+    assert tracker.get("k") == {"x": 1}  # the layout is checked before the lock
+    fresh = SQLResultTracker(harness.base, table=harness.table, lock_timeout=1)
     try:
         with second_session(harness, lock):
             for operation, attempt in [
                 ("reading key 'k'", lambda: tracker.get("k")),
                 ("writing key 'k'", lambda: tracker.put("k", x=2)),
                 ("listing keys", lambda: list(tracker.keys())),
+                ("checking the table layout", lambda: fresh.get("k")),
             ]:
                 error, took = finishes_within(20, attempt)
                 failure = assert_names_the_store(error, tracker)
@@ -272,6 +275,7 @@ def test_a_table_locked_by_another_session_fails_within_the_lock_timeout(
         assert harness.raw_read("k") == b'{\n  "x": 1\n}'
     finally:
         tracker.close()
+        fresh.close()
         harness.close()
         truth = sa.create_engine(harness.base)
         drop_tables(truth, harness.table)

@@ -773,3 +773,89 @@ def test_a_user_table_with_a_text_version_column_is_refused(sql: SQLHarness) -> 
     ):
         sql.new_tracker().put("k", x=1)
     assert sql.raw_names() == set()
+
+
+# -- issue 14: one round trip per operation -------------------------------------------------
+
+
+class CountingProxy(FreezingProxy):
+    """A loopback proxy that counts the client's requests: each burst of bytes
+    the client sends before the server answers is one round trip."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.requests = 0
+        super().__init__(host, port)
+
+    def _pump(self, client: socket.socket, server: socket.socket) -> None:
+        peers = {client: server, server: client}
+        answered = True
+        with contextlib.suppress(OSError, ValueError):
+            while True:
+                readable, _, _ = select.select(list(peers), [], [], 0.05)
+                for source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    if source is client and answered:
+                        self.requests += 1
+                        answered = False
+                    elif source is server:
+                        answered = True
+                    peers[source].sendall(data)
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_each_get_put_and_delete_is_one_round_trip(server: str) -> None:
+    target = sa.make_url(server_url(server))
+    proxy = CountingProxy(target.host or "127.0.0.1", target.port or 0)
+    table = unique_table()
+    tracker = SQLResultTracker(via(str(target), proxy.port), table=table)
+    truth = sa.create_engine(server_url(server))
+    try:
+        for number in range(10):  # tables made, connection opened, statements prepared
+            tracker.put(f"k{number}", x=number)
+            tracker.get(f"k{number}")
+            tracker.delete(f"gone{number}")
+        for operation in (
+            lambda n: tracker.get(f"k{n}"),
+            lambda n: tracker.get(f"missing{n}"),
+            lambda n: tracker.put(f"k{n}", x=-n),
+            lambda n: tracker.delete(f"k{n}"),
+        ):
+            before = proxy.requests
+            for number in range(10):
+                operation(number)
+            time.sleep(0.1)
+            # Before: BEGIN, the statement and COMMIT (PostgreSQL), or the
+            # statement and COMMIT (MariaDB), for each.
+            assert proxy.requests - before == 10
+        tracker.put("k0", x=0)
+        before = proxy.requests
+        found = tracker.get_many([f"k{n}" for n in range(10)])
+        assert found == {"k0": {"x": 0}, **{f"k{n}": {} for n in range(1, 10)}}
+        assert proxy.requests - before == 1  # one query for the ten keys
+        before = proxy.requests
+        assert len(list(tracker.scan())) == 1
+        assert proxy.requests - before <= 2  # the batch (and the exact-key query of a prefix)
+    finally:
+        tracker.close()
+        proxy.close()
+        drop_tables(truth, table)
+        truth.dispose()
+
+
+def test_each_sqlite_get_and_put_is_one_statement(tmp_path: Path) -> None:
+    tracker = SQLResultTracker(f"sqlite:///{tmp_path}/one.db")
+    statements: list[str] = []
+    sa.event.listen(
+        tracker._engine,
+        "connect",
+        lambda connection, _record: connection.set_trace_callback(statements.append),
+    )
+    tracker.put("warm", x=0)
+    statements.clear()
+    tracker.put("k", x=1)
+    assert tracker.get("k") == {"x": 1}
+    assert tracker.get("missing") == {}
+    assert [statement.split()[0] for statement in statements] == ["INSERT", "SELECT", "SELECT"]
+    tracker.close()

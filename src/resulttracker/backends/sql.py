@@ -351,7 +351,7 @@ class SQLResultTracker(StoreTracker):
         self._results, self._schema = _define_tables(table)
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._pid = os.getpid()
+        self._generation = _forks[0]
         # The document's bytes as stored, straight into the codec: SQLite hands
         # back TEXT that is not UTF-8 as a decoding error (the codec says what is
         # wrong with it), and PyMySQL need not decode what the codec decodes.
@@ -399,7 +399,10 @@ class SQLResultTracker(StoreTracker):
         document = self._read(name)
         if document is None:
             return {}
-        return codec.decode(document, key=name, location=functools.partial(self._location, name))
+        try:
+            return codec.decode(document, key=name, location="")
+        except CorruptResultError as error:
+            raise CorruptResultError(name, self._location(name), error.reason) from None
 
     # The hot paths: one precompiled statement (_Statements) through a pooled
     # DB-API connection (_execute), in autocommit: one round trip each.
@@ -408,12 +411,7 @@ class SQLResultTracker(StoreTracker):
         if not self._ready and not self._prepare(create=False):
             return None
         sql, parameters = self._sql.read(key)
-
-        def work(cursor: Any) -> Any:
-            cursor.execute(sql, parameters)
-            return cursor.fetchone()
-
-        row = self._execute("reading key", key, work)
+        row = self._execute("reading key", key, _fetch_one, sql, parameters)
         return None if row is None else self._sql.document(row[0])
 
     # Faster than the default: one query per chunk of keys instead of one per key.
@@ -423,13 +421,9 @@ class SQLResultTracker(StoreTracker):
         found: dict[str, bytes] = {}
         key_of, document_of = self._sql.key, self._sql.document
         for start in range(0, len(keys), _READ_CHUNK):
-            sql, parameters = self._sql.read_many(keys[start : start + _READ_CHUNK])
-
-            def work(cursor: Any, sql: str = sql, parameters: Any = parameters) -> Any:
-                cursor.execute(sql, parameters)
-                return cursor.fetchall()
-
-            rows = self._execute(f"reading {len(parameters)} keys", None, work)
+            chunk = keys[start : start + _READ_CHUNK]
+            sql, parameters = self._sql.read_many(chunk)
+            rows = self._execute(f"reading {len(chunk)} keys", None, _fetch_all, sql, parameters)
             found.update((key_of(key), document_of(document)) for key, document in rows)
         return [(key, found.get(key)) for key in keys]
 
@@ -437,41 +431,27 @@ class SQLResultTracker(StoreTracker):
         if not self._ready:
             self._prepare(create=True)
         sql, parameters = self._sql.write(key, document.decode("utf-8"))
-        self._execute("writing key", key, lambda cursor: cursor.execute(sql, parameters))
+        self._execute("writing key", key, _run_statement, sql, parameters)
 
     def _delete(self, key: str) -> bool:
         if not self._ready and not self._prepare(create=False):
             return False
         sql, parameters = self._sql.delete(key)
-
-        def work(cursor: Any) -> int:
-            cursor.execute(sql, parameters)
-            return int(cursor.rowcount)
-
-        return self._execute("deleting key", key, work) > 0
+        return self._execute("deleting key", key, _run_statement, sql, parameters) > 0
 
     def _list_keys(self, prefix: str) -> Iterable[str]:
         if not self._ready and not self._prepare(create=False):
             return []
         sql, parameters = self._sql.list_keys(prefix)
-
-        def work(cursor: Any) -> Any:
-            cursor.execute(sql, parameters)
-            return cursor.fetchall()
-
         key_of = self._sql.key
-        return [key_of(key) for (key,) in self._execute("listing keys", None, work)]
+        rows = self._execute("listing keys", None, _fetch_all, sql, parameters)
+        return [key_of(key) for (key,) in rows]
 
     def _count(self, prefix: str) -> int:
         if not self._ready and not self._prepare(create=False):
             return 0
         sql, parameters = self._sql.count(prefix)
-
-        def work(cursor: Any) -> int:
-            cursor.execute(sql, parameters)
-            return int(cursor.fetchone()[0])
-
-        return self._execute("counting keys", None, work)
+        return int(self._execute("counting keys", None, _fetch_one, sql, parameters)[0])
 
     # Faster than the default: documents and times come with the keys, in batches
     # of at most BATCH_SIZE rows and _SCAN_BATCH_BYTES bytes fetched by key range
@@ -547,13 +527,6 @@ class SQLResultTracker(StoreTracker):
         return self._execute("scanning keys", None, work)
 
     # -- helpers ---------------------------------------------------------------------
-
-    def _under(self, prefix: str) -> sa.ColumnElement[bool]:
-        """The condition selecting ``prefix`` and every key below ``prefix/``."""
-        key = self._results.c.key
-        if not prefix:
-            return sa.true()
-        return sa.or_(key == prefix, sa.and_(key >= prefix + "/", key < prefix + "0"))
 
     def _build_upsert(self) -> Any:
         table = self._results
@@ -763,7 +736,7 @@ class SQLResultTracker(StoreTracker):
     def _run(self, operation: str, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a transaction, retrying on lock contention; the one place
         where SQLAlchemy and driver errors become :class:`StoreError`."""
-        if os.getpid() != self._pid:
+        if self._generation != _forks[0]:
             self._after_fork()
         started = time.monotonic()
         attempt = 0
@@ -793,32 +766,36 @@ class SQLResultTracker(StoreTracker):
             # attached as __context__ unless _Secrets finds it safe to chain.
             raise self._store_error(operation, failure, deadline)
 
-    def _execute(self, operation: str, key: str | None, work: Callable[[Any], T]) -> T:
-        """Run ``work(cursor)`` on a pooled DB-API connection in autocommit, retrying
-        on lock contention like :meth:`_run`; driver errors become :class:`StoreError`.
+    def _execute(
+        self, operation: str, key: str | None, work: Callable[..., T], *arguments: Any
+    ) -> T:
+        """Run ``work(cursor, *arguments)`` on a pooled DB-API connection in
+        autocommit, retrying on lock contention like :meth:`_run`; driver errors
+        become :class:`StoreError`.
 
         The hot paths come here: no SQLAlchemy ``Connection``, transaction or
         result object between the statement and the driver.
         """
-        if self._pid != os.getpid():
+        if self._generation != _forks[0]:
             self._after_fork()
         pool = self._pool
         attempt = 0
         started = 0.0
         while True:
-            deadline = _Deadline(self._timeouts.read) if self._watched else None
+            deadline = None
             connection: _Pooled | None = None
             try:
                 connection = pool.take()
-                if deadline is not None:
+                if self._watched:
+                    deadline = _Deadline(self._timeouts.read)
                     deadline.socket = connection.socket
-                    _WATCHDOG.arm(deadline)
+                    _WATCHDOG.arm(deadline, attach=False)
                     try:
-                        result = work(connection.cursor)
+                        result = work(connection.cursor, *arguments)
                     finally:
-                        _WATCHDOG.disarm(deadline)
+                        _WATCHDOG.disarm(deadline, attach=False)
                 else:
-                    result = work(connection.cursor)
+                    result = work(connection.cursor, *arguments)
                 pool.give(connection)
                 return result
             except ResultTrackerError:
@@ -857,7 +834,7 @@ class SQLResultTracker(StoreTracker):
         if not self._in_memory:
             self._pool.forget()
             self._engine.dispose(close=False)
-        self._pid = os.getpid()
+        self._generation = _forks[0]
 
     def _attempt(self, work: Callable[[Connection], T], deadline: _Deadline | None) -> T:
         # The in-memory database's one connection serves one operation at a time.
@@ -973,6 +950,22 @@ class _PoolBusyError(Exception):
 
 def _as_bytes(document: Any) -> bytes:
     return document.encode("utf-8") if isinstance(document, str) else bytes(document)
+
+
+def _fetch_one(cursor: Any, sql: str, parameters: Any) -> Any:
+    cursor.execute(sql, parameters)
+    return cursor.fetchone()
+
+
+def _fetch_all(cursor: Any, sql: str, parameters: Any) -> Any:
+    cursor.execute(sql, parameters)
+    return cursor.fetchall()
+
+
+def _run_statement(cursor: Any, sql: str, parameters: Any) -> int:
+    """Run one statement; how many rows it changed."""
+    cursor.execute(sql, parameters)
+    return int(cursor.rowcount)
 
 
 def _mysql_code(error: BaseException | None) -> Any:
@@ -1354,6 +1347,13 @@ class _RedactedError(Exception):
 
 # -- bounded waits ---------------------------------------------------------------------------
 
+#: How many times this process's ancestry has forked since import: a tracker or
+#: the watchdog that saw another number must drop what it inherited. (Cheaper on
+#: every operation than a getpid system call.)
+_forks = [0]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
 
 class _Deadline:
     """The moment a statement's answer is overdue, and the socket to close then."""
@@ -1386,19 +1386,23 @@ class _Watchdog:
         self._lock = threading.Lock()
         self._armed: set[_Deadline] = set()
         self._local = threading.local()
-        self._pid = -1
+        self._generation = -1
 
-    def arm(self, deadline: _Deadline) -> None:
+    def arm(self, deadline: _Deadline, *, attach: bool = True) -> None:
+        """Watch ``deadline``; with ``attach``, a connection this thread opens
+        meanwhile is watched from its first query (see _on_postgresql_connect)."""
         with self._lock:
-            if self._pid != os.getpid():  # first use, or a forked child without the thread
-                self._pid = os.getpid()
+            if self._generation != _forks[0]:  # first use, or a child without the thread
+                self._generation = _forks[0]
                 watcher = threading.Thread(target=self._loop, name="rt-sql-watchdog", daemon=True)
                 watcher.start()
             self._armed.add(deadline)
-        self._local.deadline = deadline
+        if attach:
+            self._local.deadline = deadline
 
-    def disarm(self, deadline: _Deadline) -> None:
-        self._local.deadline = None
+    def disarm(self, deadline: _Deadline, *, attach: bool = True) -> None:
+        if attach:
+            self._local.deadline = None
         with self._lock:
             self._armed.discard(deadline)
 
@@ -1408,8 +1412,8 @@ class _Watchdog:
         return deadline
 
     def _loop(self) -> None:
-        pid = os.getpid()
-        while os.getpid() == pid:
+        generation = _forks[0]
+        while _forks[0] == generation:
             time.sleep(self._INTERVAL)
             now = time.monotonic()
             with self._lock:

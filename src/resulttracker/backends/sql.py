@@ -231,7 +231,14 @@ _DOCUMENT = sa.Text().with_variant(
 )
 
 
+@functools.lru_cache(maxsize=64)
 def _define_tables(name: str) -> tuple[sa.Table, sa.Table]:
+    """The two tables of ``name`` (built once per process and name: tables are
+    only read after this)."""
+    return _build_tables(name)
+
+
+def _build_tables(name: str) -> tuple[sa.Table, sa.Table]:
     metadata = sa.MetaData()
     results = sa.Table(
         name,
@@ -410,9 +417,13 @@ class SQLResultTracker(StoreTracker):
     def _read(self, key: str) -> bytes | None:
         if not self._ready and not self._prepare(create=False):
             return None
-        sql, parameters = self._sql.read(key)
-        row = self._execute("reading key", key, _fetch_one, sql, parameters)
-        return None if row is None else self._sql.document(row[0])
+        statements = self._sql
+        row = self._execute(
+            "reading key", key, _fetch_one, statements.read_sql, statements.read_parameters(key)
+        )
+        if row is None:
+            return None
+        return row[0] if statements.document is _identity else statements.document(row[0])
 
     # Faster than the default: one query per chunk of keys instead of one per key.
     def _read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
@@ -487,14 +498,15 @@ class SQLResultTracker(StoreTracker):
     # Faster than StoreTracker._scan: rows go from the driver to the codec and
     # into Records with no adapter in between.
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
-        decode, location, partial = codec.decode, self._location, functools.partial
+        decode = codec.decode
         for key, document, modified in self._scan_documents(prefix):
             if document is None:
                 continue
             try:
-                results = decode(document, key=key, location=partial(location, key))
+                results = decode(document, key=key, location="")
             except CorruptResultError as error:
-                yield error
+                # The location is built only for a corrupt document.
+                yield CorruptResultError(key, self._location(key), error.reason)
             else:
                 yield Record(key, results, modified)
 
@@ -975,6 +987,11 @@ def _mysql_code(error: BaseException | None) -> Any:
 # -- the hot paths' statements and connections ---------------------------------------------
 
 
+#: Compiled hot-path statements, shared by the trackers of a process (see
+#: _Statements._sql).
+_COMPILED: dict[tuple[Any, ...], tuple[tuple[str, tuple[str, ...]], dict[str, Any]]] = {}
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -992,6 +1009,7 @@ class _Statements:
         self._dialect = dialect
         self._compiled: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._fixed: dict[str, Any] = {}
+        self._table = table.name
         # Keys are text, but UTF-8 bytes in MariaDB/MySQL's VARBINARY column.
         self._bind_key: Callable[[str], Any] = str.encode if is_mysql else _identity
         self.key: Callable[[Any], str] = bytes.decode if is_mysql else _identity
@@ -1030,15 +1048,28 @@ class _Statements:
                 .limit(limit)
             ),
         }
+        # The hottest statement, ready to run: its text and its parameters' maker.
+        self.read_sql = self._sql("read")[0]
+        self.read_parameters: Callable[[str], Any]
+        if self._positional:
+            self.read_parameters = (
+                (lambda key: (key.encode(),)) if is_mysql else (lambda key: (key,))
+            )
+        else:
+            self.read_parameters = (
+                (lambda key: {"key": key.encode()}) if is_mysql else (lambda key: {"key": key})
+            )
         self._many: dict[int, tuple[str, tuple[str, ...]]] = {}
         self._many_statement = sa.select(column.key, tracker._document)
         self._key_column = column.key
-        # psycopg's client cursor holds a whole result: start small (see _scan_documents).
-        self.first_batch = _FIRST_SERVER_BATCH if dialect.name == "postgresql" else BATCH_SIZE
+        # Unbuffered on PyMySQL: rows are read from the socket as the scan takes them.
         self._stream_class: Any = None
-        if is_mysql:
-            # Unbuffered: rows are read from the socket as the scan takes them.
+        if is_mysql and dialect.driver == "pymysql":
             self._stream_class = importlib.import_module("pymysql.cursors").SSCursor
+        # A client cursor that holds a whole result (psycopg's, or another MySQL
+        # driver's): start small, until the documents' size is known.
+        streams = dialect.name == "sqlite" or self._stream_class is not None
+        self.first_batch = BATCH_SIZE if streams else _FIRST_SERVER_BATCH
 
     def _compile(self, statement: Any) -> tuple[str, tuple[str, ...]]:
         compiled = statement.compile(dialect=self._dialect)
@@ -1050,8 +1081,28 @@ class _Statements:
         try:
             return self._compiled[name]
         except KeyError:
-            self._compiled[name] = compiled = self._compile(self._builders[name]())
-            return compiled
+            pass
+        # Compiling takes about a millisecond: once per process for each table,
+        # statement and server flavour, not once per tracker (a fresh reader).
+        dialect = self._dialect
+        flavour = (
+            type(dialect),
+            dialect.paramstyle,
+            dialect.server_version_info,
+            getattr(dialect, "is_mariadb", None),
+            dialect.label_length,
+            self._table,
+            name,
+        )
+        cached = _COMPILED.get(flavour)
+        if cached is None:
+            cached = self._compile(self._builders[name]()), dict(self._fixed)
+            if len(_COMPILED) > 512:
+                _COMPILED.clear()
+            _COMPILED[flavour] = cached
+        self._compiled[name], fixed = cached
+        self._fixed.update(fixed)
+        return self._compiled[name]
 
     def _bind(self, name: str, values: dict[str, Any]) -> tuple[str, Any]:
         sql, order = self._sql(name)
@@ -1060,11 +1111,6 @@ class _Statements:
         if self._positional:
             return sql, tuple(values[field] for field in order)
         return sql, values
-
-    def read(self, key: str) -> tuple[str, Any]:
-        sql, _ = self._sql("read")
-        bound = self._bind_key(key)
-        return sql, (bound,) if self._positional else {"key": bound}
 
     def read_many(self, keys: Sequence[str]) -> tuple[str, Any]:
         count = len(keys)

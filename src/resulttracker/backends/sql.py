@@ -468,11 +468,31 @@ class SQLResultTracker(StoreTracker):
     # of at most BATCH_SIZE rows and _SCAN_BATCH_BYTES bytes fetched by key range
     # ("keyset pagination").
     def _scan_documents(self, prefix: str) -> Iterator[tuple[str, bytes | None, datetime | None]]:
+        for rows in self._scan_batches(prefix):
+            yield from rows
+
+    # Faster than StoreTracker._scan: rows go from the driver to the codec and
+    # into Records with no adapter or generator in between.
+    def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
+        decode = codec.decode
+        for rows in self._scan_batches(prefix):
+            for key, document, modified in rows:
+                try:
+                    results = decode(document, key=key, location="")
+                except CorruptResultError as error:
+                    # The location is built only for a corrupt document.
+                    yield CorruptResultError(key, self._location(key), error.reason)
+                else:
+                    yield Record(key, results, modified)
+
+    def _scan_batches(self, prefix: str) -> Iterator[list[tuple[str, bytes, datetime | None]]]:
         if not self._ready and not self._prepare(create=False):
             return
+        statements = self._sql
         if prefix:
             # The key equal to the prefix sorts before every key under "prefix/".
-            yield from self._scan_batch(*self._sql.scan_exact(prefix))[0]
+            sql, parameters = statements.scan_exact(prefix)
+            yield self._execute("scanning keys", None, _read_batch, statements, sql, parameters)[0]
             after, upper = prefix + "/", prefix + "0"
         else:
             after, upper = "", None
@@ -481,62 +501,19 @@ class SQLResultTracker(StoreTracker):
         # works on the records (a long-lived server-side cursor would hold back
         # SQLite checkpoints and PostgreSQL vacuum, and MariaDB drops a streaming
         # connection whose reader pauses longer than net_write_timeout). A batch
-        # stops early at _SCAN_BATCH_BYTES: the drivers' cursors are read row by
-        # row (SQLite steps its statement; psycopg and PyMySQL stream the rows of
-        # a server-side cursor), so rows beyond it are never held; the next batch
-        # asks for as many rows as the documents seen so far say fit.
-        limit = self._sql.first_batch
+        # stops early at _SCAN_BATCH_BYTES (see _read_batch); the next one asks
+        # for as many rows as the documents seen so far say fit.
+        limit = statements.first_batch
         while True:
-            rows, complete = self._scan_batch(*self._sql.scan(after, upper, limit))
-            yield from rows
+            sql, parameters = statements.scan(after, upper, limit)
+            rows, size, complete = self._execute(
+                "scanning keys", None, _read_batch, statements, sql, parameters
+            )
+            yield rows
             if complete and len(rows) < limit:
                 return
-            size = sum(len(document) for _, document, _ in rows)
             limit = max(1, min(BATCH_SIZE, _SCAN_BATCH_BYTES * len(rows) // max(size, 1)))
             after = rows[-1][0]
-
-    # Faster than StoreTracker._scan: rows go from the driver to the codec and
-    # into Records with no adapter in between.
-    def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
-        decode = codec.decode
-        for key, document, modified in self._scan_documents(prefix):
-            if document is None:
-                continue
-            try:
-                results = decode(document, key=key, location="")
-            except CorruptResultError as error:
-                # The location is built only for a corrupt document.
-                yield CorruptResultError(key, self._location(key), error.reason)
-            else:
-                yield Record(key, results, modified)
-
-    def _scan_batch(
-        self, sql: str, parameters: Any
-    ) -> tuple[list[tuple[str, bytes, datetime | None]], bool]:
-        """The rows of one scan query, up to _SCAN_BATCH_BYTES of documents, and
-        whether they are all of its rows."""
-        key_of, document_of, time_of = self._sql.key, self._sql.document, self._sql.modified
-
-        def work(cursor: Any) -> tuple[list[tuple[str, bytes, datetime | None]], bool]:
-            rows: list[tuple[str, bytes, datetime | None]] = []
-            size = 0
-            with self._sql.streaming(cursor) as stream:
-                stream.execute(sql, parameters)
-                wanted = 1  # then as many rows as the sizes seen so far say fit
-                while True:
-                    chunk = stream.fetchmany(wanted)
-                    if not chunk:
-                        return rows, True
-                    for key, document, modified in chunk:
-                        data = document_of(document)
-                        rows.append((key_of(key), data, time_of(modified)))
-                        size += len(data)
-                    if size >= _SCAN_BATCH_BYTES:
-                        return rows, False
-                    left = (_SCAN_BATCH_BYTES - size) * len(rows) // max(size, 1)
-                    wanted = max(1, min(_SCAN_FETCH_ROWS, left))
-
-        return self._execute("scanning keys", None, work)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -978,6 +955,46 @@ def _run_statement(cursor: Any, sql: str, parameters: Any) -> int:
     """Run one statement; how many rows it changed."""
     cursor.execute(sql, parameters)
     return int(cursor.rowcount)
+
+
+def _read_batch(
+    cursor: Any, statements: _Statements, sql: str, parameters: Any
+) -> tuple[list[tuple[str, bytes, datetime | None]], int, bool]:
+    """The rows of one scan query up to _SCAN_BATCH_BYTES of documents, their
+    size, and whether they are all of its rows.
+
+    Rows are taken from the cursor a few at a time, as many as the sizes seen so
+    far say fit, so that no more than the bound (and one row) is ever held: SQLite
+    steps its statement row by row, PyMySQL reads an unbuffered cursor from the
+    socket; psycopg's client cursor holds the result of a batch, whose number of
+    rows _scan_batches keeps to the bound.
+    """
+    time_of = statements.modified
+    key_of, document_of = statements.key, statements.document
+    convert = key_of is not _identity or document_of is not _identity
+    rows: list[tuple[str, bytes, datetime | None]] = []
+    append = rows.append
+    size = 0
+    with statements.streaming(cursor) as stream:
+        stream.execute(sql, parameters)
+        wanted = 1
+        while True:
+            chunk = stream.fetchmany(wanted)
+            if not chunk:
+                return rows, size, True
+            if convert:
+                for key, document, modified in chunk:
+                    data = document_of(document)
+                    append((key_of(key), data, time_of(modified)))
+                    size += len(data)
+            else:
+                for key, document, modified in chunk:
+                    append((key, document, time_of(modified)))
+                    size += len(document)
+            if size >= _SCAN_BATCH_BYTES:
+                return rows, size, False
+            left = (_SCAN_BATCH_BYTES - size) * len(rows) // max(size, 1)
+            wanted = max(1, min(_SCAN_FETCH_ROWS, left))
 
 
 def _mysql_code(error: BaseException | None) -> Any:

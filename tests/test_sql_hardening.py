@@ -859,3 +859,58 @@ def test_each_sqlite_get_and_put_is_one_statement(tmp_path: Path) -> None:
     assert tracker.get("missing") == {}
     assert [statement.split()[0] for statement in statements] == ["INSERT", "SELECT", "SELECT"]
     tracker.close()
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(
+    tmp_path: Path,
+) -> None:
+    harness = next(sql_store("postgres", tmp_path))
+    name = f"rt-kill-{unique_table()}"
+    tracker = SQLResultTracker(
+        harness.base, table=harness.table, connect_args={"application_name": name}
+    )
+    truth = sa.create_engine(harness.base)
+    try:
+        tracker.put("k", x=1)
+        with truth.connect() as connection:
+            killed = connection.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": name},
+            ).scalar()
+        assert killed >= 1
+        assert tracker.get("k") == {"x": 1}  # one fresh try on a new connection
+        tracker.put("k", x=2)
+        assert harness.raw_read("k") == b'{\n  "x": 2\n}'
+    finally:
+        tracker.close()
+        harness.close()
+        drop_tables(truth, harness.table)
+        truth.dispose()
+
+
+def test_more_threads_than_connections_share_the_pool(sql: SQLHarness) -> None:
+    tracker = SQLResultTracker(sql.base, table=sql.table, pool_size=2, max_overflow=0)
+    sql.opened.append(tracker)
+    tracker.put("start", x=0)
+    failures: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for number in range(20):
+                tracker.put(f"t{worker}/k{number}", x=number)
+                assert tracker.get(f"t{worker}/k{number}") == {"x": number}
+            assert len(list(tracker.scan(f"t{worker}"))) == 20
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert failures == []
+    assert len(sql.raw_names()) == 1 + 24 * 20
+    assert tracker._pool._made <= 2  # never more connections than allowed

@@ -18,11 +18,17 @@ Built on SQLAlchemy 2 Core. Per dialect:
   (SQLite, PostgreSQL) or ``INSERT ... ON DUPLICATE KEY UPDATE`` (MariaDB/MySQL).
 * **Prefix queries are index ranges**: ``key = p`` or ``p/ <= key < p0`` ('0' is
   the character after '/'), never ``LIKE``, so ``%`` and ``_`` are literal.
-* **Concurrency**: SQLite runs in WAL mode with a busy timeout, in driver
-  autocommit so that each statement is its own short transaction; every dialect
-  retries a bounded number of times on lock contention (``database is locked``,
-  deadlock, serialization failure), within the lock timeout. A single-row
-  upsert is idempotent, so a retry can never apply a write twice.
+* **One round trip per operation**: every connection is in autocommit, so a
+  ``get`` is one ``SELECT`` and a ``put`` one upsert, each its own transaction
+  (no ``BEGIN``/``COMMIT``); only the table creation opens a transaction. The
+  hot paths run statements compiled once (per process, table and server flavour,
+  :class:`_Statements`) on DB-API connections of a light pool (:class:`_Pool`),
+  with no SQLAlchemy ``Connection`` or result objects in between.
+* **Concurrency**: SQLite runs in WAL mode with a busy timeout; MariaDB/MySQL
+  sessions use READ COMMITTED; every dialect retries a bounded number of times
+  on lock contention (``database is locked``, deadlock, serialization failure),
+  within the lock timeout. A single-row upsert is idempotent, so a retry can
+  never apply a write twice.
 * **Every wait is bounded** (:class:`Timeouts`, set up in one place,
   :func:`_create_engine`): connecting, each statement, each lock wait and each
   pool checkout; a server that stops answering mid-statement is cut off by the
@@ -1730,7 +1736,7 @@ class _SQLStore(Store):
         return self._tracker._scan_documents(prefix)
 
     def count(self, prefix: str) -> int:
-        return len(self._tracker) if not prefix else sum(1 for _ in self.list_keys(prefix))
+        return self._tracker._count(prefix)
 
     def location(self, key: str) -> str:
         return self._tracker._location(key)

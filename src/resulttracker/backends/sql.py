@@ -342,14 +342,13 @@ class SQLResultTracker(StoreTracker):
         # psycopg has no client-side read timeout: the watchdog stands in for it.
         self._watched = self._engine.dialect.driver == "psycopg"
         # One in-memory SQLite database is one connection, used by one thread at
-        # a time; otherwise as many as SQLAlchemy's pool would allow.
+        # a time; otherwise as many as SQLAlchemy's pool would allow (a negative
+        # max_overflow: no limit).
+        overflow = int(engine_options.get("max_overflow", 10))
         capacity = (
             1
             if self._in_memory
-            else (
-                int(engine_options.get("pool_size", 5))
-                + max(0, int(engine_options.get("max_overflow", 10)))
-            )
+            else int(engine_options.get("pool_size", 5)) + (overflow if overflow >= 0 else 2**31)
         )
         self._pool = _Pool(self._engine, capacity, self._timeouts.pool, detach=not self._in_memory)
         database = self._engine.url.database

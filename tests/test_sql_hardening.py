@@ -9,7 +9,9 @@ here (a server that accepts and never answers; a proxy that freezes).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import multiprocessing
 import logging
 import os
 import select
@@ -286,8 +288,6 @@ def test_a_creator_that_holds_the_creation_lock_delays_others_only_to_the_lock_t
     sql: SQLHarness,
 ) -> None:
     name = f"resulttracker:{sql.table}"
-    import hashlib
-
     if sql.name == "postgres":
         digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
         hold = [f"SELECT pg_advisory_xact_lock({int.from_bytes(digest, 'big', signed=True)})"]
@@ -722,8 +722,6 @@ def test_a_reader_without_shm_sees_writes_made_after_it_opened(readable_only: Pa
 
 
 def multiprocessing_event() -> Any:
-    import multiprocessing
-
     return multiprocessing.get_context("fork").Event()
 
 

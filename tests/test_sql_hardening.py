@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import logging
+import multiprocessing
 import os
 import select
 import shutil

@@ -497,7 +497,8 @@ class SQLResultTracker(StoreTracker):
         if prefix:
             # The key equal to the prefix sorts before every key under "prefix/".
             sql, parameters = statements.scan_exact(prefix)
-            yield self._execute("scanning keys", None, _read_batch, statements, sql, parameters)[0]
+            read = functools.partial(_read_batch, statements=statements)
+            yield self._execute("scanning keys", None, read, sql, parameters)[0]
             after, upper = prefix + "/", prefix + "0"
         else:
             after, upper = "", None
@@ -509,11 +510,10 @@ class SQLResultTracker(StoreTracker):
         # stops early at _SCAN_BATCH_BYTES (see _read_batch); the next one asks
         # for as many rows as the documents seen so far say fit.
         limit = statements.first_batch
+        read = functools.partial(_read_batch, statements=statements)
         while True:
             sql, parameters = statements.scan(after, upper, limit)
-            rows, size, complete = self._execute(
-                "scanning keys", None, _read_batch, statements, sql, parameters
-            )
+            rows, size, complete = self._execute("scanning keys", None, read, sql, parameters)
             yield rows
             if complete and len(rows) < limit:
                 return
@@ -761,9 +761,9 @@ class SQLResultTracker(StoreTracker):
             raise self._store_error(operation, failure, deadline)
 
     def _execute(
-        self, operation: str, key: str | None, work: Callable[..., T], *arguments: Any
+        self, operation: str, key: str | None, work: Callable[..., T], sql: str, parameters: Any
     ) -> T:
-        """Run ``work(cursor, *arguments)`` on a pooled DB-API connection in
+        """Run ``work(cursor, sql, parameters)`` on a pooled DB-API connection in
         autocommit, retrying on lock contention like :meth:`_run`; driver errors
         become :class:`StoreError`.
 
@@ -785,11 +785,11 @@ class SQLResultTracker(StoreTracker):
                     deadline.socket = connection.socket
                     _WATCHDOG.arm(deadline, attach=False)
                     try:
-                        result = work(connection.cursor, *arguments)
+                        result = work(connection.cursor, sql, parameters)
                     finally:
                         _WATCHDOG.disarm(deadline, attach=False)
                 else:
-                    result = work(connection.cursor, *arguments)
+                    result = work(connection.cursor, sql, parameters)
                 pool.give(connection)
                 return result
             except ResultTrackerError:
@@ -963,7 +963,7 @@ def _run_statement(cursor: Any, sql: str, parameters: Any) -> int:
 
 
 def _read_batch(
-    cursor: Any, statements: _Statements, sql: str, parameters: Any
+    cursor: Any, sql: str, parameters: Any, *, statements: _Statements
 ) -> tuple[list[tuple[str, bytes, datetime | None]], int, bool]:
     """The rows of one scan query up to _SCAN_BATCH_BYTES of documents, their
     size, and whether they are all of its rows.

@@ -36,11 +36,12 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
-
-from contestants import Contestant, Spec, UnavailableError, all_specs, drop_benchmark_tables
+from typing import Any, ClassVar
 
 # Run as a script, this folder is on sys.path: its modules import by bare name.
+import cold_start
+from contestants import Contestant, Spec, UnavailableError, all_specs, drop_benchmark_tables
+
 import workers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -473,6 +474,39 @@ class WaitLatency(Workload):
         return Sample(statistics.median(latencies))
 
 
+class ColdStart(Workload):
+    """A new process reading one key (``benchmarks/cold_start.py`` has the details):
+    ``resulttracker get`` against torchx's one-liner and the raw floor (``json``)."""
+
+    name = "cold_start"
+    title = "cold start: a new process prints one key (resulttracker get)"
+    unit = "ms"
+
+    #: Contestant -> its command in cold_start.commands.
+    COMMANDS: ClassVar[dict[str, str]] = {
+        OURS: "resulttracker get",
+        "torchx": "torchx",
+        "raw": "raw",
+    }
+
+    def applies(self, spec: Spec) -> bool:
+        return spec.name in self.COMMANDS
+
+    def size(self) -> str:
+        return f"median of {self.options.cold_runs} processes"
+
+    def setup(self, spec: Spec) -> Any:
+        folder = self.bench.folder(f"cold-{spec.name}")
+        cold_start.fill(folder)
+        command = cold_start.commands(folder)[self.COMMANDS[spec.name]]
+        cold_start.time_once(command)  # writes the bytecode caches
+        return command
+
+    def measure(self, spec: Spec, state: Any, repetition: int) -> Sample:
+        runs = [cold_start.time_once(state) for _ in range(self.options.cold_runs)]
+        return Sample(statistics.median(runs) * 1e3)
+
+
 WORKLOADS: list[type[Workload]] = [
     PutLocal,
     GetLocal,
@@ -483,6 +517,7 @@ WORKLOADS: list[type[Workload]] = [
     Memory,
     MemoryExport,
     WaitLatency,
+    ColdStart,
 ]
 
 
@@ -623,6 +658,7 @@ TARGETS = [
     Target("load_s3_delay", "within 1.25× of raw find + cat", _within("raw"), 1.25, True),
     Target("load_s3", "≥ 2× faster than torchx's get loop", _slower("torchx"), 2, False),
     Target("many_writers", "nothing lost", _extra("lost"), 0, True, "{:.0f} lost"),
+    Target("cold_start", "at or below the torchx one-liner", _within("torchx"), 1.0, True),
     Target("many_writers", "≥ 0.8× raw throughput", _within("raw"), 0.8, False),
     Target(
         "memory_scan",
@@ -893,6 +929,7 @@ QUICK = {
     "memory_n": 500,
     "wait_n": 2,
     "poll_interval": 0.02,
+    "cold_runs": 2,
 }
 
 
@@ -916,6 +953,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--wait-n", type=int, default=8, help="waits per repetition")
     parser.add_argument(
         "--poll-interval", type=float, default=0.1, help="wait poll interval, seconds"
+    )
+    parser.add_argument(
+        "--cold-runs", type=int, default=7, help="processes per cold-start repetition"
     )
     parser.add_argument(
         "--contestants", default="", help="comma-separated names (default: all available)"

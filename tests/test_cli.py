@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from resulttracker import CorruptResultError, FsspecResultTracker, __main__, cli
-from resulttracker.cli import natural_key, parse_storage_options, parse_value
+from resulttracker.cli import parse_storage_options, parse_value
 from resulttracker.transfer import same_results
 
 from .conftest import StoreHarness, s3_harness, s3_options
@@ -682,17 +682,31 @@ def test_parse_storage_options() -> None:
     }
 
 
-def test_natural_key() -> None:
-    keys = ["trial/10", "trial/2", "trial/1", "a10b2", "a2b10", "a2b2", "trial/01"]
-    assert sorted(keys, key=natural_key) == [
-        "a2b2",
-        "a2b10",
-        "a10b2",
-        "trial/01",
-        "trial/1",
-        "trial/2",
-        "trial/10",
-    ]
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "",
+        "123",
+        "true",
+        "null",
+        '"quoted"',
+        "a=b",
+        "{not json",
+        True,
+        5,
+        2.5,
+        None,
+        {"region_name": "eu-west-1"},
+        [1, "x"],
+    ],
+)
+def test_storage_options_written_back_read_back_the_same(value: Any) -> None:
+    # The demo hands the -o options to its trial processes this way.
+    from resulttracker._options import format_storage_options
+
+    (pair,) = format_storage_options({"name": value})
+    assert parse_storage_options([pair]) == {"name": value}
 
 
 class FakeTerminal(io.StringIO):
@@ -709,7 +723,7 @@ def test_progress_bar_only_on_a_terminal_and_only_for_long_work(
         bar.update(1, 2)  # under a second: nothing drawn
     assert terminal.getvalue() == ""
 
-    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(cli.output, "PROGRESS_DELAY", 0.0)
     with cli.ProgressBar("slow") as bar:
         bar.update(1, 2)
         bar.update(2, 2, "writing")
@@ -765,6 +779,151 @@ def test_the_installed_executable(
     ]
 
 
+# -- natural order and terminal safety (issue 12, item 18) ------------------------------
+
+#: Keys of every natural-sort shape; each pair once crashed ``show`` in a table.
+SHAPES = [
+    "run",
+    "run2",
+    "run10",
+    "2",
+    "a1b",
+    "a01",
+    "a1",
+    "1e5",
+    "x/\u0663",
+    "x/3",
+    "y" + "9" * 250,
+]
+
+
+def local_invoke(base: Path, *args: str, **kwargs: Any) -> Result:
+    return CliRunner().invoke(cli.cli, ["-b", str(base), *args], **kwargs)
+
+
+def test_tables_sort_keys_of_every_shape(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    for number, key in enumerate(SHAPES):
+        tracker[key] = {"loss": float(number), "acc/mean": 0.5, "acc/sem": 0.1}
+        tracker[f"g/{key}/0"] = {"loss": 1.0}
+    for args in (
+        ["show", "--format", "table"],
+        ["show", "--format", "table", "--sort", "loss"],
+        ["ls", "--long", "--format", "table"],
+        ["summary", "--format", "table", "--depth", "2"],
+        ["summary", "g", "--format", "table"],
+        ["best", "loss", "--format", "table"],
+    ):
+        result = local_invoke(tmp_path, *args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+    shown = local_invoke(tmp_path, "show", "--format", "table", "--columns", "loss").stdout
+    rows = [line.split()[0] for line in shown.splitlines()[2:] if not line.startswith(" g/")]
+    listed = [row for row in rows if not row.startswith("g/")]
+    assert listed[:10] == [
+        "1e5",
+        "2",
+        "a01",
+        "a1",
+        "a1b",
+        "run",
+        "run2",
+        "run10",
+        "x/3",
+        "x/\u0663",
+    ]
+
+
+#: Characters a terminal acts on: ESC (a colour, a screen clear), BEL, a C1 CSI,
+#: NEL, DEL, a bidi override and isolate, a line separator, a newline.
+HOSTILE = "a\x1b[31mred\x1b[2J\x07\x9b2J\x85\x7f\u202eevil\u2066x\u2028\n"
+RAW_CONTROLS = ["\x1b", "\x07", "\x9b", "\x85", "\x7f", "\u202e", "\u2066", "\u2028"]
+
+
+def assert_terminal_safe(text: str) -> None:
+    for character in RAW_CONTROLS:
+        assert character not in text, (character, text)
+
+
+def test_control_characters_are_escaped_in_every_human_format(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    key = "k\u202eyek"  # keys refuse control characters, but not bidi overrides
+    tracker.put(key, **{HOSTILE: HOSTILE, "loss": 1.0, f"{HOSTILE}/mean": 2.0})
+    for args in (
+        ["show", "--format", "table"],
+        ["get", key, "--format", "table"],
+        ["best", "loss", "--format", "table"],
+        ["ls", "--long", "--format", "table"],
+        ["summary", "--format", "table", "--depth", "1"],
+    ):
+        result = local_invoke(tmp_path, *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert_terminal_safe(result.stdout)
+        assert_terminal_safe(result.stderr)
+    table = local_invoke(tmp_path, "show", "--format", "table").stdout
+    assert "a\\x1b[31mred\\x1b[2J\\x07\\x9b2J\\x85\\x7f\\u202eevil\\u2066x\\u2028\\n" in table
+    assert "k\\u202eyek" in table
+    # ls prints keys one per line: escaped on a terminal, exact in a pipe.
+    assert local_invoke(tmp_path, "ls").stdout == key + "\n"
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_json_output_is_exact_valid_and_terminal_safe(tmp_path: Path, fmt: str) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker.put("k", **{HOSTILE: HOSTILE})
+    for args in (["show", "--format", fmt], ["get", "k", "--format", fmt]):
+        result = local_invoke(tmp_path, *args)
+        assert result.exit_code == 0, result.output
+        assert_terminal_safe(result.stdout)
+        parsed = json.loads(result.stdout.splitlines()[0] if fmt == "jsonl" else result.stdout)
+        row = parsed[0] if isinstance(parsed, list) else parsed
+        assert row[HOSTILE] == HOSTILE
+
+
+def test_csv_output_keeps_the_data_exact(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker.put("k", **{HOSTILE: HOSTILE})
+    result = local_invoke(tmp_path, "show", "--format", "csv")
+    assert list(csv.reader(io.StringIO(result.stdout))) == [["key", HOSTILE], ["k", HOSTILE]]
+
+
+def test_error_lines_and_notes_are_terminal_safe(tmp_path: Path) -> None:
+    base = tmp_path / "b\x1b[2J\x9b"
+    FsspecResultTracker(base).put("k", x=1)
+    (base / "bad").write_bytes(b'{"x": 1e999}')
+    exported = local_invoke(base, "export", str(tmp_path / "out\x1b[31m.csv"), "k")
+    assert exported.exit_code == 0, exported.output
+    assert "exported 1 key to " in exported.stderr
+    assert_terminal_safe(exported.stderr)
+    failed = local_invoke(base, "get", "bad")
+    assert_one_line_error(failed, 1, "corrupt results at key 'bad'", "b\\x1b[2J\\x9b")
+    assert_terminal_safe(failed.stderr)
+    checked = local_invoke(base, "check", "--format", "table")
+    assert checked.exit_code == 1
+    assert_terminal_safe(checked.stdout + checked.stderr)
+    too_big = local_invoke(base, "put", "k", "x=" + "7" * 5000)
+    assert_one_line_error(too_big, 2, "has 5000 digits")
+    assert FsspecResultTracker(base).get("k") == {"x": 1}
+
+
+def test_progress_and_tables_on_a_real_terminal_are_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker.put("k\u202e", **{"v": HOSTILE})
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(cli.output, "stdout_is_terminal", lambda: True)
+    assert cli.run(["-b", str(tmp_path), "ls"]) == 0
+    assert cli.run(["-b", str(tmp_path), "show"]) == 0
+    shown = terminal.getvalue()
+    # rich styles the header itself (ESC [1m); nothing from the data gets through.
+    assert "\x1b[31m" not in shown
+    assert "\x1b[2J" not in shown
+    assert_terminal_safe(shown.replace("\x1b[1m", "").replace("\x1b[0m", ""))
+    assert "k\\u202e" in shown
+    assert "a\\x1b[31mred\\x1b[2J\\x07\\x9b2J" in shown
+
+
 # -- global options anywhere -------------------------------------------------------------
 
 
@@ -799,3 +958,117 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path: Path) -> None:
     assert isinstance(result.exception, CorruptResultError)
     quiet = CliRunner().invoke(cli.cli, ["get", "bad", "--base", str(tmp_path)])
     assert_one_line_error(quiet, 1, "not valid JSON")
+
+
+# -- a missing base is said (issue 17, item 2) --------------------------------------------
+
+#: Read commands and their arguments; "{out}" is a file the command would write.
+READ_COMMANDS = [
+    ["show"],
+    ["show", "-f", "table"],
+    ["ls"],
+    ["ls", "--long"],
+    ["summary"],
+    ["best", "loss"],
+    ["get", "exp/trial1"],
+    ["export", "{out}/out.csv"],
+    ["export", "-", "--format", "jsonl"],
+    ["report", "{out}/report.html"],
+    ["serve", "--no-browser", "--port", "0"],
+    ["check"],
+]
+
+
+@pytest.fixture(params=["folder", "bucket"])
+def missing_base(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
+    """A base that does not exist, and the -o options to reach it."""
+    if request.param == "folder":
+        return str(tmp_path / "no" / "such" / "base"), []
+    endpoint = request.getfixturevalue("s3_endpoint")
+    options = {**s3_options(endpoint), "operation_timeout": 10}
+    flags = [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+    return "s3://no-such-bucket-for-resulttracker/base", flags
+
+
+@pytest.mark.parametrize("placement", ["before", "after"])
+@pytest.mark.parametrize("args", READ_COMMANDS, ids=" ".join)
+def test_read_commands_on_a_missing_base_exit_1_naming_it(
+    missing_base: tuple[str, list[str]], tmp_path: Path, args: list[str], placement: str
+) -> None:
+    base, flags = missing_base
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [arg.format(out=out) for arg in args]
+    options = ["--base", base, *flags]
+    argv = [*options, *command] if placement == "before" else [*command, *options]
+    result = CliRunner().invoke(cli.cli, argv)
+    assert_one_line_error(result, 1, repr(base), "does not exist")
+    assert result.stdout == ""
+    assert list(out.iterdir()) == []  # export and report wrote nothing
+    assert not (tmp_path / "no").exists()  # nor was the base made
+
+
+def test_a_missing_base_is_named_without_its_credentials() -> None:
+    from resulttracker.cli.app import missing_base as error_for
+
+    message = error_for("s3://alice:s3cret@bucket/base").message
+    assert "s3cret" not in message
+    assert "'s3://alice:***@bucket/base' does not exist" in message
+
+
+def test_copy_from_a_missing_source_exits_1_and_writes_nothing(tmp_path: Path) -> None:
+    source, destination = tmp_path / "no-such-source", tmp_path / "dest"
+    result = CliRunner().invoke(cli.cli, ["copy", str(source), str(destination)])
+    assert_one_line_error(result, 1, repr(str(source)), "does not exist")
+    assert not destination.exists()
+    assert not source.exists()
+
+
+def test_an_empty_base_is_not_a_missing_one(tmp_path: Path) -> None:
+    base = tmp_path / "empty"
+    base.mkdir()
+    for args in (["show"], ["ls"], ["summary"], ["check"]):
+        result = local_invoke(base, *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "does not exist" not in result.stderr
+    assert_one_line_error(local_invoke(base, "get", "k"), 1, "no results at key 'k'")
+    assert_one_line_error(local_invoke(base, "best", "loss"), 1, "no best 'loss'")
+
+
+def test_put_creates_a_missing_folder_base(tmp_path: Path) -> None:
+    base = tmp_path / "not" / "yet"
+    assert local_invoke(base, "put", "exp/k", "x=1").exit_code == 0
+    assert FsspecResultTracker(base).get("exp/k") == {"x": 1}
+
+
+def test_put_never_creates_a_missing_bucket(s3_endpoint: str) -> None:
+    options = {**s3_options(s3_endpoint), "operation_timeout": 10}
+    flags = [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+    base = "s3://no-such-bucket-for-resulttracker/base"
+    result = CliRunner().invoke(cli.cli, ["put", "k", "x=1", "-b", base, *flags])
+    assert_one_line_error(result, 1, "no-such-bucket-for-resulttracker", "does not exist")
+    assert not FsspecResultTracker(base, **options).exists()
+
+
+@pytest.mark.parametrize("placement", ["before", "after"])
+def test_wait_on_a_missing_base_says_so_once_and_keeps_waiting(
+    tmp_path: Path, placement: str
+) -> None:
+    base = tmp_path / "later"
+    timer = threading.Timer(0.5, lambda: FsspecResultTracker(base).put("exp/k", x=1))
+    timer.start()
+    command = ["wait", "exp/k", "--timeout", "30", "--interval", "0.05"]
+    options = ["-b", str(base)]
+    argv = [*options, *command] if placement == "before" else [*command, *options]
+    result = CliRunner().invoke(cli.cli, argv)
+    timer.join()
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"the base {str(base)!r} does not exist yet; waiting for it"
+    ]
+    timed_out = local_invoke(tmp_path / "never", "wait", "k", "-t", "0.2", "--interval", "0.05")
+    assert timed_out.exit_code == 1
+    assert timed_out.stderr.splitlines() == [
+        f"the base {str(tmp_path / 'never')!r} does not exist yet; waiting for it",
+        "Error: timed out after 0.2 s waiting for key 'k'",
+    ]

@@ -21,7 +21,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 #: What the site is built from, relative to the root.
-SOURCES = ["mkdocs.yml", "docs", "src", "scripts", "CHANGELOG.md", "benchmarks/RESULTS.md"]
+SOURCES = [
+    "mkdocs.yml",
+    "docs",
+    "src",
+    "scripts",
+    "CHANGELOG.md",
+    "benchmarks/RESULTS.md",
+    # Sections of it are included into the guides (guarantees, tracker API, torchx).
+    "README.md",
+    # Included into the "Writing a backend" guide (pymdownx.snippets).
+    "examples/sqlite3_store.py",
+    "tests/test_example_backend.py",
+]
 
 
 def docs_command() -> list[str]:

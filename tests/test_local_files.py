@@ -8,8 +8,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from resulttracker import CorruptResultError, FsspecResultTracker, KeyConflictError
+from resulttracker import CorruptResultError, FsspecResultTracker, KeyConflictError, StoreError
 from resulttracker.codec import MAX_DOCUMENT_BYTES
 from resulttracker.validation import TEMP_PREFIX
 
@@ -24,6 +26,13 @@ def test_put_leaves_exactly_one_file_per_key(tmp_path: Path) -> None:
     tracker["exp/1"] = {"x": 2}
     tracker["exp/2"] = {"x": 3}
     assert files_under(tmp_path) == {"exp/1", "exp/2"}
+
+
+def test_a_key_s3fs_would_read_as_an_object_version_is_an_ordinary_key(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tmp_path)
+    tracker["q?versionId=1"] = {"x": 1}
+    assert files_under(tmp_path) == {"q?versionId=1"}
+    assert tracker["q?versionId=1"] == {"x": 1}
 
 
 def test_files_are_readable_by_others_according_to_the_umask(tmp_path: Path) -> None:
@@ -155,3 +164,57 @@ def test_folders_and_keys_under_a_file_are_not_results(tmp_path: Path) -> None:
     assert tracker.get("a/b/c") == {}  # below a file
     assert tracker.delete("a") is False
     assert tracker.delete("a/b/c") is False
+
+
+def test_tracker_base_is_a_keyword_too_as_in_torchx(tmp_path: Path) -> None:
+    tracker = FsspecResultTracker(tracker_base=str(tmp_path / "kw"))
+    tracker["k"] = {"x": 1}
+    assert tracker.tracker_base == str(tmp_path / "kw")
+    assert FsspecResultTracker(str(tmp_path / "kw"))["k"] == {"x": 1}
+    with pytest.raises(TypeError):
+        FsspecResultTracker()  # type: ignore[call-arg]
+
+
+def test_a_base_that_is_a_file_reads_empty_and_refuses_writes(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"not a folder")
+    for base in (tmp_path / "file", tmp_path / "file" / "below"):
+        tracker = FsspecResultTracker(base)
+        assert tracker.get("k") == {}
+        assert tracker.get("a/b/c") == {}
+        assert tracker.get_many(["k", "a/b"]) == {"k": {}, "a/b": {}}
+        assert list(tracker.scan()) == []
+        assert tracker.delete("a/b") is False
+        for key in ("k", "a/b"):
+            with pytest.raises(StoreError, match=rf"key '{key}'.*{base} is not a folder"):
+                tracker[key] = {"x": 1}
+    assert (tmp_path / "file").read_bytes() == b"not a folder"
+
+
+# Names that sort just around '/' (0x2F): the depth-first scan must still give keys
+# in plain sorted order.
+_SEGMENT = st.text(alphabet=" !+,-.0a\u00e9", min_size=1, max_size=3).filter(
+    lambda text: text not in (".", "..") and not text.startswith(TEMP_PREFIX)
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(keys=st.sets(st.lists(_SEGMENT, min_size=1, max_size=3).map("/".join), max_size=25))
+def test_scan_and_keys_are_sorted_whatever_the_names(tmp_path: Path, keys: set[str]) -> None:
+    base = tmp_path / f"base-{len(list(tmp_path.iterdir()))}"
+    tracker = FsspecResultTracker(base)
+    stored = set()
+    for key in sorted(keys, key=len):
+        try:
+            tracker[key] = {"key": key}
+        except KeyConflictError:
+            continue  # 'a' and 'a/b' cannot both be keys in a folder
+        stored.add(key)
+    assert [record.key for record in tracker.scan()] == sorted(stored)
+    assert list(tracker.keys()) == sorted(stored)
+    for record in tracker.scan():
+        assert record.results == {"key": record.key}
+    prefix = min(stored, default="x").split("/")[0]
+    under = sorted(key for key in stored if key == prefix or key.startswith(prefix + "/"))
+    assert [record.key for record in tracker.scan(prefix)] == under

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,6 +23,7 @@ from resulttracker.query import (
     Where,
     parse_condition,
     parse_where,
+    parse_where_text,
 )
 
 from .conftest import StoreHarness
@@ -408,3 +412,169 @@ def test_best_refuses_bad_arguments(
     fill(store)
     with pytest.raises(InvalidQueryError, match=fragment):
         store.tracker.best(**kwargs)  # type: ignore[arg-type]
+
+
+# -- the golden cases shared with the dashboard's port (tests/where_cases.json) -------------
+
+WHERE_CASES_FILE = Path(__file__).with_name("where_cases.json")
+WHERE_CASES: dict[str, list[dict[str, Any]]] = json.loads(
+    WHERE_CASES_FILE.read_text(encoding="utf-8")
+)
+
+
+def _golden_number(number: int | float | None) -> dict[str, Any] | None:
+    """A parsed number as the golden file writes it (kind and exact value)."""
+    if number is None:
+        return None
+    if isinstance(number, bool):
+        return {"bool": number}
+    if isinstance(number, int):
+        return {"int": str(number)}
+    return {"float": repr(number)}
+
+
+def _golden_outcome(parse: Any, text: str) -> dict[str, Any]:
+    try:
+        parsed = parse(text)
+    except InvalidQueryError as error:
+        return {
+            "text": text,
+            "error": {"reason": error.reason, "position": error.position, "message": str(error)},
+        }
+    conditions = parsed.conditions if isinstance(parsed, Where) else (parsed,)
+    return {
+        "text": text,
+        "conditions": [
+            {
+                "name": condition.name,
+                "operator": condition.operator,
+                "text": condition.text,
+                "number": _golden_number(condition.number),
+                "source": condition.source,
+            }
+            for condition in conditions
+        ],
+    }
+
+
+def test_the_golden_file_is_substantial() -> None:
+    for function in ("parse_condition", "parse_where_text"):
+        cases = WHERE_CASES[function]
+        texts = [case["text"] for case in cases]
+        assert len(texts) == len(set(texts)), f"a {function} case is written twice"
+        refused = [case for case in cases if "error" in case]
+        assert len(refused) >= 15, function
+        assert len(cases) - len(refused) >= 15, function
+    accepted = [c for case in WHERE_CASES["parse_condition"] for c in case.get("conditions", [])]
+    assert {c["operator"] for c in accepted} == {"=", "!=", "<", "<=", ">", ">="}
+    kinds = {next(iter(c["number"])) for c in accepted if c["number"] is not None}
+    assert kinds == {"int", "float", "bool"}
+    floats = {c["number"]["float"] for c in accepted if c["number"] and "float" in c["number"]}
+    assert {"nan", "inf", "-inf", "-0.0"} <= floats
+    reasons = {
+        case["error"]["reason"].split(" (")[0][:20]
+        for case in WHERE_CASES["parse_condition"]
+        if "error" in case
+    }
+    assert len(reasons) >= 10  # every kind of refusal, not one kind many times
+
+
+@pytest.mark.parametrize(
+    ("function", "index"),
+    [
+        (function, index)
+        for function in ("parse_condition", "parse_where_text")
+        for index in range(len(WHERE_CASES[function]))
+    ],
+    ids=lambda value: str(value),
+)
+def test_the_library_gives_exactly_the_golden_outcome(function: str, index: int) -> None:
+    case = WHERE_CASES[function][index]
+    parse = parse_condition if function == "parse_condition" else parse_where_text
+    assert _golden_outcome(parse, case["text"]) == case
+
+
+def test_parse_where_text_sources_parse_back_alone() -> None:
+    # the dashboard sends each condition's source to the server, which parses it alone
+    for case in WHERE_CASES["parse_where_text"]:
+        for expected in case.get("conditions", []):
+            again = parse_condition(expected["source"])
+            assert (again.name, again.operator, again.text) == (
+                expected["name"],
+                expected["operator"],
+                expected["text"],
+            )
+
+
+# -- best_record(require_metric) and sort_records ----------------------------------------
+
+
+def test_best_record_can_require_the_metric() -> None:
+    from resulttracker import MetricNotFoundError, Record
+    from resulttracker.query import best_record
+
+    records = [
+        Record("a", {"loss": math.nan, "acc/mean": 0.5, "acc/sem": 0.1}),
+        Record("b", {"note": "text", "seed2": 1, "seed10": 2}),
+    ]
+    # Present but unusable (NaN, text): no candidates, with or without the requirement.
+    for require in (False, True):
+        with pytest.raises(NoCandidatesError, match="no best 'loss'"):
+            best_record(records, "loss", mode="min", require_metric=require)
+        with pytest.raises(NoCandidatesError, match="no best 'note'"):
+            best_record(records, "note", mode="min", require_metric=require)
+    # Absent from every record: a mistyped name, said as such when required.
+    with pytest.raises(NoCandidatesError):
+        best_record(records, "nope", mode="min")
+    with pytest.raises(MetricNotFoundError, match="no metric 'nope'") as caught:
+        best_record(records, "nope", mode="min", require_metric=True)
+    assert caught.value.available == ["acc", "loss", "note", "seed2", "seed10"]
+    # No records at all: nothing to say the name is wrong.
+    with pytest.raises(NoCandidatesError, match="none of the 0 keys"):
+        best_record([], "nope", mode="min", require_metric=True)
+    assert best_record(records, "acc", mode="max", require_metric=True).key == "a"
+
+
+def test_sort_records_numbers_then_text_then_the_rest() -> None:
+    from resulttracker import MetricNotFoundError, Record
+    from resulttracker.query import sort_records
+
+    records = [
+        Record("nan", {"v": math.nan}),
+        Record("two", {"v": 2}),
+        Record("text-b", {"v": "b"}),
+        Record("missing", {"w": 1}),
+        Record("mean", {"v/mean": 1.5, "v/sem": 0.1}),
+        Record("null", {"v": None}),  # type: ignore[dict-item]
+        Record("text-a", {"v": "a"}),
+        Record("big", {"v": 10**30}),
+        Record("also-two", {"v": 2.0}),
+    ]
+    ascending = [record.key for record in sort_records(records, "v")]
+    assert ascending == [
+        "mean",
+        "two",
+        "also-two",
+        "big",
+        "text-a",
+        "text-b",
+        "nan",
+        "missing",
+        "null",
+    ]
+    descending = [record.key for record in sort_records(iter(records), "v", descending=True)]
+    assert descending == [
+        "big",
+        "two",
+        "also-two",  # equal values keep their order, in either direction
+        "mean",
+        "text-b",
+        "text-a",
+        "nan",
+        "missing",
+        "null",
+    ]
+    assert sort_records([], "anything") == []
+    with pytest.raises(MetricNotFoundError, match="no metric 'nope'") as caught:
+        sort_records(records, "nope")
+    assert caught.value.available == ["v", "w"]

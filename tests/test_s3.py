@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from resulttracker import FsspecResultTracker, StoreError
+from resulttracker import FsspecResultTracker, InvalidKeyError, StoreError
 
 from .conftest import s3_options
 
@@ -86,6 +86,18 @@ def test_bulk_reads_are_concurrent_and_list_once(tracker: FsspecResultTracker) -
     got = tracker.get_many(f"t/{n:03d}" for n in range(0, 120, 2))
     assert len(got) == 60
     assert log.take() == ["GetObject"] * 60
+
+
+def test_a_key_s3fs_would_read_as_an_object_version_is_refused(
+    tracker: FsspecResultTracker, s3_bucket: tuple[str, Any]
+) -> None:
+    # s3fs reads "?versionId=" as an object version: such a key must never be
+    # written under another name (elsewhere it is an ordinary key).
+    bucket, client = s3_bucket
+    with pytest.raises(InvalidKeyError, match=r"'q\?versionId=1' cannot be stored literally"):
+        tracker["q?versionId=1"] = {"x": 1}
+    assert client.list_objects_v2(Bucket=bucket).get("Contents", []) == []
+    assert list(tracker.keys()) == []
 
 
 @pytest.fixture

@@ -372,17 +372,19 @@ def test_aggregate_keeps_parameters_shared_by_every_replica_exactly() -> None:
 
 def test_aggregate_treats_a_value_as_a_measurement_when_it_varies_anywhere() -> None:
     records = {
-        "a/0": {"lr": 0.1, "same_type": 1, "acc": 0.5},
-        "a/1": {"lr": 0.1, "same_type": 1.0, "acc": 0.5},
-        "b/0": {"lr": 0.2, "same_type": 1, "acc": 0.5},
-        "b/1": {"lr": 0.2, "same_type": 1, "acc": 0.7},
+        "a/0": {"lr": 0.1, "steps": 1, "flag": True, "acc": 0.5},
+        "a/1": {"lr": 0.1, "steps": 1.0, "flag": 1, "acc": 0.5},
+        "b/0": {"lr": 0.2, "steps": 1, "flag": True, "acc": 0.5},
+        "b/1": {"lr": 0.2, "steps": 1, "flag": True, "acc": 0.7},
     }
     combined = aggregate(records)
     assert combined["a"]["lr"] == 0.1
     assert combined["b"]["lr"] == 0.2
-    # 1 and 1.0 are different values: a varying name, summarized in every group
-    assert combined["a"]["same_type/mean"] == 1.0
-    assert combined["b"]["same_type/mean"] == 1.0
+    # 1 and 1.0 are the same number (JSON and the dashboard cannot tell them apart)
+    assert combined["a"]["steps"] == 1
+    # True and 1 are not the same value: a varying name, summarized in every group
+    assert combined["a"]["flag/mean"] == 1.0
+    assert combined["b"]["flag/mean"] == 1.0
     # acc varies in b, so it is a measurement in a too: every group has the same shape
     assert combined["a"]["acc/mean"] == 0.5
     assert combined["a"]["acc/sem"] == 0.0
@@ -489,3 +491,77 @@ def test_aggregate_bad_by(by: object, error: type[Exception], message: str) -> N
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(resulttracker.stats).failed == 0
+
+
+# -- tables of records: metric names, result columns, summary rows ------------------------
+
+
+def test_metric_names_are_group_names_in_natural_order() -> None:
+    records = [
+        Record("a", {"loss10": 1.0, "acc/mean": 0.9, "acc/sem": 0.1}),
+        Record("b", {"loss2": 2.0, "train/loss": 0.5}),
+    ]
+    assert resulttracker.stats.metric_names(records) == ["acc", "loss2", "loss10", "train/loss"]
+    assert resulttracker.stats.metric_names([]) == []
+
+
+def test_result_names_every_name_or_the_wanted_ones() -> None:
+    result_names = resulttracker.stats.result_names
+    records = [
+        Record("a", {"x10": 1, "x2": 2, "acc/mean": 0.9, "acc/sem": 0.1}),
+        Record("b", {"only/mean": 1.0, "seed": 3}),
+    ]
+    assert result_names(records) == ["acc/mean", "acc/sem", "only/mean", "seed", "x2", "x10"]
+    # A metric stands for its mean and sem (those present), asked-for order kept, once each.
+    assert result_names(records, ["seed", "acc", "only", "acc/sem"]) == [
+        "seed",
+        "acc/mean",
+        "acc/sem",
+        "only/mean",
+    ]
+    with pytest.raises(MetricNotFoundError, match="no metric 'nope'") as caught:
+        result_names(records, ["seed", "nope"])
+    assert caught.value.available == ["acc", "only", "seed", "x2", "x10"]
+    # A sem alone is no metric: its mean anchors it.
+    with pytest.raises(MetricNotFoundError):
+        result_names([Record("a", {"v/sem": 1.0})], ["v"])
+
+
+def test_summary_rows_are_the_statistics_of_each_group() -> None:
+    groups = aggregate(
+        {
+            "exp/a/0": {"loss": 1.0, "lr": 0.1, "opt": "adam", "acc/mean": 0.5, "acc/sem": 0.1},
+            "exp/a/1": {"loss": 3.0, "lr": 0.1, "opt": "adam", "acc/mean": 0.7, "acc/sem": 0.1},
+            "exp/b/0": {"loss": math.nan, "lr": 0.1, "opt": "adam", "acc/mean": 0.6, "acc/sem": 0},
+        }
+    )
+    rows = list(resulttracker.stats.summary_rows(groups))
+    # Parameters (lr, opt: one value everywhere) get no row; groups and metrics in order.
+    assert [(row["group"], row["metric"]) for row in rows] == [
+        ("exp/a", "acc"),
+        ("exp/a", "loss"),
+        ("exp/b", "acc"),
+        ("exp/b", "loss"),
+    ]
+    assert rows[1] == {
+        "group": "exp/a",
+        "metric": "loss",
+        "mean": 2.0,
+        "sem": 1.0,
+        "n": 2,
+        "nan_count": 0,
+    }
+    assert close(rows[0]["mean"], 0.6)  # type: ignore[arg-type]
+    assert close(rows[0]["sem"], math.hypot(0.1, 0.1) / 2)  # type: ignore[arg-type]
+    assert rows[3]["n"] == 0
+    assert rows[3]["nan_count"] == 1
+    # A plain mean without sem or n (written by hand) still makes a row.
+    (plain,) = resulttracker.stats.summary_rows({"g": {"m/mean": 1.5}})
+    assert plain == {
+        "group": "g",
+        "metric": "m",
+        "mean": 1.5,
+        "sem": None,
+        "n": None,
+        "nan_count": 0,
+    }

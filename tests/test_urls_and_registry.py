@@ -58,15 +58,25 @@ def test_open_tracker_names_the_extra_for_a_missing_backend(
         open_tracker("fancydb://host/x")
 
 
-def test_missing_filesystem_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    # As if gcsfs were not installed (the dev extra installs it); fsspec keeps the
-    # classes it imported in a private table (the package attribute is a read-only view).
-    imported = sys.modules["fsspec.registry"]._registry  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gcsfs", None)
-    monkeypatch.delitem(imported, "gs", raising=False)
-    monkeypatch.delitem(imported, "gcs", raising=False)
-    with pytest.raises(ImportError, match=re.escape("pip install 'resulttracker[gcs]'")):
-        FsspecResultTracker("gs://bucket/x")
+@pytest.mark.parametrize(
+    ("url", "package", "extra"),
+    [
+        ("gs://bucket/x", "gcsfs", "gcs"),
+        ("az://container/x", "adlfs", "azure"),
+        ("s3://bucket/x", "s3fs", "s3"),
+    ],
+)
+def test_missing_filesystem_package_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, url: str, package: str, extra: str
+) -> None:
+    # The test set-up installs every extra: hide the package as an absent one is.
+    imported = sys.modules["fsspec.registry"]._registry  # fsspec.registry is a mapping
+    for name in [package, *(name for name in sys.modules if name.startswith(package + "."))]:
+        monkeypatch.setitem(sys.modules, name, None)
+    for protocol in list(imported):
+        monkeypatch.delitem(imported, protocol)
+    with pytest.raises(ImportError, match=re.escape(f"pip install 'resulttracker[{extra}]'")):
+        FsspecResultTracker(url, skip_instance_cache=True)
 
 
 def test_empty_base_is_refused() -> None:

@@ -12,6 +12,7 @@ import http.client
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -26,7 +27,8 @@ import pytest
 from resulttracker import FsspecResultTracker, ResultTracker
 from resulttracker.errors import InvalidQueryError
 from resulttracker.web import make_app, write_report
-from resulttracker.web.server import run_server
+from resulttracker.web.report import bundle_modules, page_script
+from resulttracker.web.server import PAGE_MODULES, run_server
 from tests.conftest import StoreHarness
 
 XSS_KEY = "exp/<img src=x onerror=alert(1)>/0"
@@ -169,7 +171,7 @@ def test_read_only(
         "/api/records?path=/etc/passwd",
         "/api/records?file=../../secret",
         "/api/records?prefix=a&prefix=b",
-        "/static/app.js?name=../../etc/passwd",
+        "/static/main.js?name=../../etc/passwd",
         "/?url=file:///etc/passwd",
     ],
 )
@@ -183,7 +185,15 @@ def test_no_parameter_names_a_file(
 
 
 @pytest.mark.parametrize(
-    "path", ["/static/../pyproject.toml", "/static/server.py", "/etc/passwd", "/api/keys"]
+    "path",
+    [
+        "/static/../pyproject.toml",
+        "/static/server.py",
+        "/static/app.js",
+        "/static/index.html",
+        "/etc/passwd",
+        "/api/keys",
+    ],
 )
 def test_only_known_resources_exist(
     local_dashboard: tuple[Client, FsspecResultTracker], path: str
@@ -216,7 +226,7 @@ def test_security_headers_on_every_response(
     local_dashboard: tuple[Client, FsspecResultTracker],
 ) -> None:
     client, _ = local_dashboard
-    for path in ["/", "/static/app.js", "/api/records", "/nope"]:
+    for path in ["/", "/static/main.js", "/static/where.js", "/api/records", "/nope"]:
         _, headers, _ = client.request("GET", path)
         policy = headers["content-security-policy"]
         script_source = next(p for p in policy.split(";") if p.strip().startswith("script-src"))
@@ -226,7 +236,7 @@ def test_security_headers_on_every_response(
     _, _, page = client.request("GET", "/")
     # The page itself holds no inline script for the policy to have to allow.
     assert b"<script>" not in page
-    assert page.count(b"<script src=") == 1  # app.js; it loads plotly.js itself
+    assert page.count(b"<script src=") == 1  # main.js; it imports the other modules
 
 
 def test_responses_are_gzipped_on_request(
@@ -393,3 +403,83 @@ def test_polls_share_one_scan(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- the page's ES modules, served one by one and inlined into the report ------------------
+
+STATIC = Path(__file__).resolve().parent.parent / "src" / "resulttracker" / "web" / "static"
+
+
+def test_every_module_is_served_and_preloaded(
+    local_dashboard: tuple[Client, FsspecResultTracker],
+) -> None:
+    client, _ = local_dashboard
+    assert {path.name for path in STATIC.glob("*.js")} == set(PAGE_MODULES)
+    _, _, page = client.request("GET", "/")
+    for name in PAGE_MODULES:
+        status, headers, body = client.request("GET", f"/static/{name}")
+        assert status == 200, name
+        assert headers["content-type"] == "text/javascript; charset=utf-8"
+        assert body == (STATIC / name).read_bytes()
+        tag = (
+            f'<script src="/static/{name}" type="module"></script>'
+            if name == "main.js"
+            else f'<link rel="modulepreload" href="/static/{name}">'
+        )
+        assert page.count(tag.encode()) == 1, name
+
+
+def test_the_report_inlines_every_module_once_in_dependency_order() -> None:
+    script = page_script()
+    order = [line[len("// ---- ") :] for line in script.splitlines() if line.startswith("// ---- ")]
+    assert sorted(order) == sorted(PAGE_MODULES)  # all reachable from main.js, each once
+    assert order[-1] == "main.js"
+    for position, name in enumerate(order):
+        source = (STATIC / name).read_text()
+        for imported in re.findall(r'^import .* from "\./([\w.-]+)";$', source, flags=re.M):
+            assert order.index(imported) < position, (name, imported)
+    assert not re.search(r"^(import|export) ", script, flags=re.M)
+
+
+def test_bundle_modules_links_imports_to_exports() -> None:
+    script = bundle_modules(
+        {
+            "main.js": 'import { a, $ } from "./a.js";\nimport { b } from "./b.js";\n'
+            "export const main = a + b + $;",
+            "a.js": 'import { base } from "./base.js";\nexport const a = base + 1;\n'
+            "export function $() {}\nconst hidden = 1;",
+            "b.js": 'import { base } from "./base.js";\nexport class b {}',
+            "base.js": "export const base = 40;",
+        }
+    )
+    order = [line[len("// ---- ") :] for line in script.splitlines() if line.startswith("// ---- ")]
+    assert order == ["base.js", "a.js", "b.js", "main.js"]  # base.js once, before both
+    assert 'const { a, $ } = __resulttrackerModules.get("a.js");' in script
+    assert "return { a, $ };" in script  # hidden stays inside its module
+    assert script.startswith('(() => {\n"use strict";')
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        ({"main.js": 'import { a } from "./gone.js";'}, "main.js imports 'gone.js'"),
+        ({"main.js": 'import { a } from "./a.js";', "a.js": "export const b = 1;"}, "'a'"),
+        (
+            {"main.js": 'import { a } from "./a.js";', "a.js": 'import { m } from "./main.js";'},
+            "cycle: main.js -> a.js -> main.js",
+        ),
+        ({"main.js": 'import * as a from "./a.js";'}, "main.js:1: only 'import { names }"),
+        ({"main.js": 'import a from "./a.js";'}, "main.js:1"),
+        ({"main.js": "export default 1;"}, "main.js:1: only 'export'"),
+        ({"main.js": "export { a };"}, "main.js:1"),
+        ({"main.js": "export let a = 1;"}, "main.js:1"),
+        ({"main.js": "const later = import('./a.js');"}, "main.js:1: a dynamic"),
+        ({"main.js": "const url = import.meta.url;"}, "main.js:1: a dynamic"),
+        ({"main.js": "if (x) {\n  export const a = 1;\n}"}, "main.js:2: a dynamic or indented"),
+    ],
+)
+def test_bundle_modules_refuses_what_it_cannot_inline(
+    sources: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        bundle_modules(sources)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         StoreError,
         WaitTimeoutError,
     )
-    from .model import Change, CheckReport, KeyType, Record, Results, ResultType
+    from .model import Change, CheckReport, KeyType, Record, Results, ResultType, StoredValue
     from .registry import open_tracker
     from .transfer import CopyReport, copy
 
@@ -64,6 +64,7 @@ _EXPORTS = {
     "Record": "model",
     "ResultType": "model",
     "Results": "model",
+    "StoredValue": "model",
     "open_tracker": "registry",
     "CopyReport": "transfer",
     "copy": "transfer",
@@ -98,6 +99,7 @@ __all__ = [
     "StatisticsTypeError",
     "StoreError",
     "StoreTracker",
+    "StoredValue",
     "WaitTimeoutError",
     "__version__",
     "copy",

@@ -2,11 +2,13 @@
 
 This module imports neither click nor rich: they are the optional ``cli``
 extra, and when one is missing the command says how to install it instead of
-failing with a traceback.
+failing with a traceback. (The command line imports rich only when it draws a
+table, so its presence is checked here, before any command runs.)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -26,6 +28,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv : sequence of str, optional
         The arguments (``sys.argv[1:]`` when ``None``).
     """
+    for package in CLI_PACKAGES:
+        try:
+            found = importlib.util.find_spec(package) is not None
+        except ValueError:  # in sys.modules without a spec
+            found = True
+        if not found:
+            print(f"Error: {INSTALL_HINT} (no module named {package!r})", file=sys.stderr)
+            return 2
     try:
         from .cli import run
     except ImportError as error:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import abc
 import functools
-import logging
 import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from . import codec, export, query
+# query and export are imported where first used: a job that only puts and gets
+# (and the command line's `get`) does not pay for them.
+from . import codec
 from .errors import CorruptResultError, InvalidKeyError, WaitTimeoutError
 from .model import CheckReport, Record
 from .store import BATCH_SIZE, Store
@@ -37,6 +38,8 @@ from .validation import (
 if TYPE_CHECKING:
     import pandas
 
+    from . import export, query
+
 __all__ = [
     "BATCH_SIZE",
     "CheckReport",
@@ -52,8 +55,6 @@ __all__ = [
 #: skip and hand the error to a callable.
 CorruptPolicy = Literal["raise", "skip"] | Callable[[CorruptResultError], object]
 
-_logger = logging.getLogger("resulttracker")
-
 
 class ResultTracker(abc.ABC):
     """Base result tracker: a job ``put``\\s results under a key, others ``get`` them.
@@ -65,9 +66,14 @@ class ResultTracker(abc.ABC):
     ``get_many``, ``wait`` and ``wait_many``.
 
     Keys are ``int`` or ``str`` (``tracker[1]`` and ``tracker["1"]`` are one
-    entry); result values are ``int``, ``float``, ``bool`` or ``str``. Names
-    with slashes such as ``"loss/mean"`` and ``"loss/sem"`` are the convention
-    for statistics and are stored untouched.
+    entry). ``put`` accepts result values of type ``int``, ``float``, ``bool``
+    or ``str`` (:data:`~resulttracker.model.ResultType`). Reads are tolerant:
+    a document written by torchx or another writer reads back as torchx reads
+    it, so its values may also be ``None``, lists and dicts
+    (:data:`~resulttracker.model.StoredValue`, see :mod:`resulttracker.codec`);
+    statistics, queries, export, the command line and the dashboard skip or
+    show such values. Names with slashes such as ``"loss/mean"`` and
+    ``"loss/sem"`` are the convention for statistics and are stored untouched.
     """
 
     # -- the torchx contract ---------------------------------------------------------
@@ -88,14 +94,17 @@ class ResultTracker(abc.ABC):
     def get(self, key: KeyType) -> Results:
         """Return the results stored under ``key``, or ``{}`` if there are none.
 
-        Never blocks and never raises for a missing key.
+        Never blocks and never raises for a missing key. An empty document
+        also reads as ``{}`` (``key in tracker`` tells the two apart). Values
+        written by others may be any :data:`~resulttracker.model.StoredValue`.
 
         Raises
         ------
         InvalidKeyError
             The key breaks a rule.
         CorruptResultError
-            What is stored at the key is not a valid results document.
+            What is stored at the key cannot be decoded safely (see
+            :mod:`resulttracker.codec`).
         """
 
     def __getitem__(self, key: KeyType) -> Results:
@@ -124,13 +133,18 @@ class ResultTracker(abc.ABC):
         return sum(1 for _ in self._list_keys(prefix))
 
     def _get_many(self, keys: Sequence[str]) -> Iterable[tuple[str, Results]]:
-        """Yield ``(key, results)`` for each of ``keys`` (validated, distinct).
+        """Yield ``(key, results)`` for each of ``keys`` (validated, distinct) that
+        is stored, an empty document (``{}``) included; leave out the others.
 
-        Note for implementers: this default sends one ``get`` per key; override
-        it where the store can fetch many keys at once.
+        Note for implementers: this default sends one ``get`` per key, and since
+        ``get`` returns ``{}`` both for a missing key and for an empty document,
+        it leaves out both; override it where the store can fetch many keys at
+        once or tell the two apart.
         """
         for key in keys:
-            yield key, self.get(key)
+            results = self.get(key)
+            if results:
+                yield key, results
 
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
         """Yield a :class:`Record` for every key under ``prefix``, sorted by key, or
@@ -157,6 +171,16 @@ class ResultTracker(abc.ABC):
                 if results:
                     yield Record(key=key, results=results, modified=None)
 
+    def _put_exactly(self, key: str, results: Mapping[str, Any]) -> None:
+        """Store ``results`` exactly as another tracker's read returned them, for
+        :func:`resulttracker.copy`: values ``put`` refuses but documents written
+        by torchx or others may hold (``None``, lists, objects, text over the
+        length limit, an empty document) are kept.
+
+        Note for implementers: this default calls ``put``, which may refuse them.
+        """
+        self.put(key, **results)
+
     def _temporary_files(self, prefix: str) -> list[tuple[str, float]]:
         """``(location, age in seconds)`` of temporary files that interrupted
         writers left under ``prefix``; stores without temporary files have none."""
@@ -165,6 +189,26 @@ class ResultTracker(abc.ABC):
     def _remove_temporary_file(self, location: str) -> bool:
         """Remove one file listed by :meth:`_temporary_files`; whether it was there."""
         raise NotImplementedError(f"{type(self).__name__} has no temporary files")
+
+    def _empty_folders(self, prefix: str) -> list[tuple[str, float]]:
+        """``(location, age in seconds)`` of folders under ``prefix`` holding no key
+        (only such folders and temporary files), deepest first; a folder's age is
+        that of the youngest thing in it. Stores without folders have none."""
+        return []
+
+    def _remove_empty_folder(self, location: str) -> bool:
+        """Remove one folder listed by :meth:`_empty_folders` if it is (still)
+        empty; whether it was removed."""
+        raise NotImplementedError(f"{type(self).__name__} has no folders")
+
+    def exists(self) -> bool:
+        """Whether the store this tracker points at exists (a missing base is not
+        the same as an empty one: reading commands use this to say so).
+
+        Note for implementers: this default says ``True``; stores whose base can be
+        missing (a folder, a bucket) override it with one cheap check.
+        """
+        return True
 
     # -- the derived API -------------------------------------------------------------
 
@@ -183,11 +227,18 @@ class ResultTracker(abc.ABC):
         return self._count("")
 
     def __contains__(self, key: object) -> bool:
-        """Whether ``key`` has results (an invalid key has none)."""
+        """Whether a document is stored at ``key``, as :meth:`keys` would list it
+        (an empty document ``{}`` counts; an invalid key is never stored).
+
+        Note for implementers: this default reads the key through
+        :meth:`_get_many`, which cannot tell an empty document from a missing
+        key unless overridden.
+        """
         try:
-            return bool(self.get(key))  # type: ignore[arg-type]
+            name = normalize_key(key)
         except InvalidKeyError:
             return False
+        return any(True for _ in self._get_many([name]))
 
     def delete(self, key: KeyType) -> bool:
         """Remove ``key`` and its results; return whether it existed."""
@@ -244,7 +295,11 @@ class ResultTracker(abc.ABC):
             elif on_corrupt == "raise":
                 raise item
             elif on_corrupt == "skip":
-                _logger.warning("skipping corrupt key %r: %s", item.key, item)
+                import logging  # only when there is something to log
+
+                logging.getLogger("resulttracker").warning(
+                    "skipping corrupt key %r: %s", item.key, item
+                )
             else:
                 on_corrupt(item)
 
@@ -254,11 +309,13 @@ class ResultTracker(abc.ABC):
         """Read every key under ``prefix`` and report what is wrong with the store.
 
         Reports keys whose stored document is corrupt (their
-        :class:`CorruptResultError`) and temporary files left by writers that
-        crashed mid-put. With ``fix=True``, temporary files older than
-        ``min_age`` seconds are removed (younger ones may belong to a put in
-        progress, which removing them would make fail). Corrupt documents are
-        never removed: a person should look at them.
+        :class:`CorruptResultError`; on a folder this includes a symbolic link
+        or a special file at a key's path), temporary files left by writers that
+        crashed mid-put and, on a file system, the folders such writers leave
+        holding no key. With ``fix=True``, temporary files and then empty
+        folders older than ``min_age`` seconds are removed (younger ones may
+        belong to a put in progress, which removing them would make fail).
+        Corrupt documents are never removed: a person should look at them.
         """
         _check_duration("min_age", min_age, allow_zero=True)
         normalized = normalize_prefix(prefix)
@@ -267,9 +324,17 @@ class ResultTracker(abc.ABC):
             report.checked += 1
             if isinstance(item, CorruptResultError):
                 report.corrupt.append(item)
-        for location, age in self._temporary_files(normalized):
+        # Both listed before anything is removed: removing a file from a folder
+        # makes the folder look new.
+        temporary = self._temporary_files(normalized)
+        folders = self._empty_folders(normalized)
+        for location, age in temporary:
             report.temporary_files.append(location)
             if fix and age >= min_age and self._remove_temporary_file(location):
+                report.removed.append(location)
+        for location, age in folders:
+            report.empty_folders.append(location)
+            if fix and age >= min_age and self._remove_empty_folder(location):
                 report.removed.append(location)
         return report
 
@@ -278,7 +343,8 @@ class ResultTracker(abc.ABC):
         return ((record.key, record.results) for record in self.scan(prefix))
 
     def wait(self, key: KeyType, *, timeout: float, poll_interval: float = 0.5) -> Results:
-        """Block until ``key`` has results and return them.
+        """Block until a document is stored at ``key`` and return its results
+        (``{}`` for an empty document; see :meth:`wait_many`).
 
         Raises
         ------
@@ -291,11 +357,13 @@ class ResultTracker(abc.ABC):
     def wait_many(
         self, keys: Iterable[KeyType], *, timeout: float, poll_interval: float = 0.5
     ) -> dict[str, Results]:
-        """Block until every one of ``keys`` has results; return ``{key: results}``
-        in the order given.
+        """Block until a document is stored at every one of ``keys``; return
+        ``{key: results}`` in the order given.
 
-        Every ``poll_interval`` seconds the keys still missing are fetched
-        together with :meth:`get_many`.
+        A key is there once :meth:`keys` would list it: an empty document
+        (``{}``, which torchx's ``put(key)`` writes) counts, and its results are
+        ``{}``. Every ``poll_interval`` seconds the keys still missing are
+        fetched together, as :meth:`get_many` does.
 
         Raises
         ------
@@ -310,9 +378,8 @@ class ResultTracker(abc.ABC):
         done: dict[str, Results] = {}
         missing = wanted
         while True:
-            done.update(
-                (key, results) for key, results in self.get_many(missing).items() if results
-            )
+            for start in range(0, len(missing), BATCH_SIZE):
+                done.update(self._get_many(missing[start : start + BATCH_SIZE]))
             missing = [key for key in wanted if key not in done]
             remaining = deadline - time.monotonic()
             if not missing:
@@ -340,6 +407,8 @@ class ResultTracker(abc.ABC):
         InvalidKeyError
             The prefix is invalid.
         """
+        from . import query
+
         condition = query.parse_where(where)
         records = self.scan(prefix)
         if not condition.conditions:
@@ -368,6 +437,8 @@ class ResultTracker(abc.ABC):
         InvalidQueryError
             ``mode`` or a ``where`` condition is invalid.
         """
+        from . import query
+
         condition = query.parse_where(where)
         return query.best_record(
             self.select(prefix, condition), metric, mode=mode, prefix=prefix, where=condition
@@ -388,6 +459,8 @@ class ResultTracker(abc.ABC):
         ExportError
             A result is named ``key`` or ``modified``.
         """
+        from . import export, query
+
         condition = query.parse_where(where)
         return export.to_dataframe(self.select(prefix, condition))
 
@@ -417,6 +490,8 @@ class ResultTracker(abc.ABC):
         StoreError
             The destination could not be written.
         """
+        from . import export, query
+
         condition = query.parse_where(where)
         chosen = export.format_for(destination, format)
         return export.export_records(
@@ -484,6 +559,19 @@ class StoreTracker(ResultTracker):
         name = normalize_key(key)
         self._store.write(name, codec.encode(normalize_results(results, key=name), key=name))
 
+    def _put_exactly(self, key: str, results: Mapping[str, Any]) -> None:
+        name = normalize_key(key)
+        self._store.write(name, codec.encode_stored(results, key=name))
+
+    def __contains__(self, key: object) -> bool:
+        # One read, nothing decoded: a stored document counts, as keys() lists it,
+        # even an empty or a corrupt one.
+        try:
+            name = normalize_key(key)
+        except InvalidKeyError:
+            return False
+        return self._store.read(name) is not None
+
     def get(self, key: KeyType) -> Results:
         name = normalize_key(key)
         document = self._store.read(name)
@@ -518,7 +606,9 @@ class StoreTracker(ResultTracker):
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
         decode, location, partial = codec.decode, self._store.location, functools.partial
         for key, document, modified in self._store.scan(prefix):
-            if document is not None:
+            if isinstance(document, CorruptResultError):
+                yield document
+            elif document is not None:
                 try:
                     results = decode(document, key=key, location=partial(location, key))
                 except CorruptResultError as error:
@@ -531,3 +621,20 @@ class StoreTracker(ResultTracker):
 
     def _remove_temporary_file(self, location: str) -> bool:
         return self._store.remove_temporary_file(location)
+
+    def exists(self) -> bool:
+        """Whether the store's base exists: its folder, bucket or container (one
+        cheap check). An existing base with no keys is empty, not missing.
+
+        Raises
+        ------
+        StoreError
+            The store could not be asked (unreachable, refused, timed out).
+        """
+        return self._store.exists()
+
+    def _empty_folders(self, prefix: str) -> list[tuple[str, float]]:
+        return self._store.empty_folders(prefix)
+
+    def _remove_empty_folder(self, location: str) -> bool:
+        return self._store.remove_empty_folder(location)

@@ -29,8 +29,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ._options import format_storage_options, parse_storage_options
 from .api import ResultTracker
 from .model import Record
+from .query import sort_records
 from .registry import open_tracker
 from .stats import format_statistic, metric, summarize
 
@@ -44,16 +46,6 @@ NOISE = 0.5
 def booth(x: float, y: float) -> float:
     """The Booth function: a smooth bowl with its minimum 0 at (1, 3)."""
     return (x + 2 * y - 7) ** 2 + (2 * x + y - 5) ** 2
-
-
-def _storage_options(pairs: Sequence[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        name, separator, value = pair.partition("=")
-        if not separator or not name:
-            raise SystemExit(f"storage option {pair!r} is not NAME=VALUE")
-        options[name] = value
-    return options
 
 
 def run_trial(
@@ -91,7 +83,7 @@ def run_sweep(
     experiment = "sweep-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
     rng = random.Random(seed)
     tracker = open_tracker(base, **options)
-    option_flags = [flag for name, value in options.items() for flag in ("-o", f"{name}={value}")]
+    option_flags = [flag for pair in format_storage_options(options) for flag in ("-o", pair)]
     started = time.monotonic()
     rounds = min(rounds, trials)
     explore = max(1, trials - (rounds - 1) * max(1, trials // rounds))
@@ -144,7 +136,7 @@ def _kinds(plan: dict[str, tuple[str, float, float, int]]) -> str:
 
 
 def _report(tracker: ResultTracker, base: str, experiment: str, count: int, elapsed: float) -> None:
-    records = sorted(tracker.select(experiment), key=lambda record: record.results["booth/mean"])
+    records = sort_records(tracker.select(experiment), "booth")
     print(f"\n{'key':<40} {'round':>5} {'kind':<8} {'x':>7} {'y':>7} {'booth (mean ± sem)':>20}")
     for record in records:
         row = record.results
@@ -291,7 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     trial.add_argument("--round", type=int, default=1)
     trial.add_argument("--kind", default="explore")
     args = parser.parse_args(argv)
-    options = _storage_options(args.storage_option)
+    try:
+        options = parse_storage_options(args.storage_option)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     if args.command == "trial":
         run_trial(
             args.base,

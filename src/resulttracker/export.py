@@ -41,7 +41,19 @@ CSV and JSON write each value as it is stored. Parquet needs one type per
 column: ``bool`` when a column holds only booleans, ``int64`` when it holds
 integers (and booleans) that fit in 64 bits, ``double`` when it holds floats
 (integers and booleans are converted), and ``string`` when it holds any text
-(numbers are then written as text: ``0.5``, ``nan``, ``True``). ``key`` is a
+(numbers are then written as text: ``0.5``, ``nan``, ``True``).
+
+Values that ``put`` refuses but documents written by torchx or others may
+hold (see :mod:`resulttracker.codec`):
+
+* ``null``: JSON and JSON Lines write ``null``; CSV an empty field; Parquet a
+  null (a column holding nothing else is a ``string`` column);
+* lists and objects: JSON and JSON Lines write them as they are (nested
+  arrays and objects); CSV writes their one-line JSON text (``[0.5, NaN]``);
+  Parquet makes the column a ``string`` column holding that text;
+* an integer beyond the range of a float (``10**400``): Parquet makes the
+  column a ``string`` column of digits (a ``double`` would be infinite); an
+  integer beyond 64 bits but within that range makes it a ``double``. ``key`` is a
 string and ``modified`` a UTC timestamp in microseconds, null when the store
 keeps no times; CSV and JSON write ``modified`` as ISO 8601 text.
 """
@@ -55,6 +67,7 @@ import json
 import math
 import os
 import pickle
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -118,7 +131,9 @@ def to_dataframe(records: Iterable[Record]) -> Any:
     result names sorted.
 
     Missing values are NaN (numeric columns) or None/NaN (others); NaN stays
-    NaN. ``modified`` is a UTC ``datetime64`` column, or a column of ``None``
+    NaN. A ``null``, list or object that a document written by another writer
+    holds stays that Python value (``None``, ``list``, ``dict``) in an
+    ``object`` column. ``modified`` is a UTC ``datetime64`` column, or a column of ``None``
     when the store keeps no times.
 
     Raises
@@ -250,14 +265,19 @@ class _Columns:
         return sorted(self.kinds)
 
 
-def _kind(value: ResultType) -> str:
+def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "int" if _INT64_MIN <= value <= _INT64_MAX else "bigint"
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return "int"
+        # Beyond the float range too (torchx writes any int): only text keeps it.
+        return "bigint" if abs(value) <= sys.float_info.max else "json"
     if isinstance(value, float):
         return "float"
-    return "str"
+    if isinstance(value, str):
+        return "str"
+    return "null" if value is None else "json"
 
 
 def _check_names(key: str, results: Mapping[str, ResultType]) -> None:
@@ -320,8 +340,20 @@ def _write(
         return
     import fsspec
 
+    from .backends.remote import open_destination
+
     path = os.fspath(destination)
     shown = redact_url(path)
+    remote = open_destination(path, storage_options)
+    if remote is not None:
+        # Written locally, then uploaded as one operation under the store's
+        # deadline (operation_timeout): a hung endpoint costs a bounded wait, and
+        # an object store never shows a half-written table.
+        with tempfile.NamedTemporaryFile(prefix="resulttracker-export-") as local:
+            writer(local, columns, batches, total, progress)
+            local.flush()
+            remote.upload(local.name, "writing the export")
+        return
     try:
         with fsspec.open(path, "wb", **dict(storage_options or {})) as file:
             writer(file, columns, batches, total, progress)
@@ -355,11 +387,19 @@ def _iso(time: datetime | None) -> str | None:
     return None if time is None else time.isoformat()
 
 
-def _csv_cell(value: ResultType | None) -> str:
+def json_text(value: object) -> str:
+    """A list or an object as one line of JSON text (NaN as ``NaN``), for
+    formats whose cells are text; the dashboard shows the same text."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=True)
+
+
+def _csv_cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
         return repr(value)  # shortest round-trip form; nan, inf, -inf
+    if isinstance(value, (list, dict)):
+        return json_text(value)
     return str(value)
 
 
@@ -434,7 +474,8 @@ def _write_json(
 
 
 def _parquet_type(kinds: set[str]) -> str:
-    if "str" in kinds:
+    kinds = kinds - {"null"}  # null fits every type
+    if not kinds or "str" in kinds or "json" in kinds:
         return "string"
     if kinds == {"bool"}:
         return "bool"
@@ -443,22 +484,22 @@ def _parquet_type(kinds: set[str]) -> str:
     return "float64"
 
 
-def _as_float(value: ResultType) -> float:
+def _as_float(value: int | float) -> float:
     try:
         return float(value)
     except OverflowError:  # an int beyond the float range
-        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
+        return math.inf if value > 0 else -math.inf
 
 
-def _parquet_cell(kind: str, value: ResultType | None) -> object:
+def _parquet_cell(kind: str, value: object) -> object:
     if value is None:
         return None
     if kind == "string":
         return _csv_cell(value)
     if kind == "float64":
-        return _as_float(value)
+        return _as_float(value)  # type: ignore[arg-type]
     if kind == "int64":
-        return int(value)
+        return int(value)  # type: ignore[call-overload]
     return value
 
 

@@ -9,19 +9,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # annotations only; errors is a leaf module too
     from .errors import CorruptResultError
 
-__all__ = ["Change", "ChangeKind", "CheckReport", "KeyType", "Record", "ResultType", "Results"]
+__all__ = [
+    "Change",
+    "ChangeKind",
+    "CheckReport",
+    "KeyType",
+    "Record",
+    "ResultType",
+    "Results",
+    "StoredValue",
+]
 
 #: What a key may be: an ``int`` is the same key as its ``str()``.
 KeyType = int | str
 #: What ``put`` accepts as a value (NumPy scalars and subclasses are converted).
 ResultType = int | float | str
-#: One key's results.
+#: One key's results. The annotation is torchx's; what a read returns may also
+#: hold any :data:`StoredValue` (documents written by torchx or other writers).
 Results = dict[str, ResultType]
+#: What a result read from a store may be: what ``put`` writes, plus what other
+#: writers may have stored (torchx's ``put`` takes any JSON value): ``None``,
+#: lists and objects (see :mod:`resulttracker.codec`).
+StoredValue = int | float | str | None | list[Any] | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -57,18 +71,25 @@ class CheckReport:
     temporary_files : list of str
         Temporary files left by interrupted writers (all of them, removed or not).
     removed : list of str
-        The temporary files removed (``fix=True``).
+        The temporary files and empty folders removed (``fix=True``).
+    empty_folders : list of str
+        Folders holding no key (only empty folders or temporary files), which
+        writers killed mid-put leave on a file system, deepest first, ending in
+        ``/`` (all of them, removed or not). One in a key's place makes ``put``
+        of that key fail with ``KeyConflictError`` until it is removed.
     """
 
     checked: int = 0
     corrupt: list[CorruptResultError] = field(default_factory=list)
     temporary_files: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    empty_folders: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """No corrupt key and no temporary file left in place."""
-        return not self.corrupt and len(self.removed) == len(self.temporary_files)
+        """No corrupt key, and no temporary file or empty folder left in place."""
+        left = len(self.temporary_files) + len(self.empty_folders)
+        return not self.corrupt and len(self.removed) == left
 
 
 #: What happened to a key: it was written (or rewritten), or it was deleted.

@@ -26,29 +26,43 @@ Comparison
 * Text compares by Unicode code point, case-sensitively.
 * A result that is missing, or of the other kind (text against a number),
   never matches, whatever the operator: ``loss != 1`` does not select keys
-  without ``loss``.
+  without ``loss``. Nor does a ``null``, a list or an object (values that
+  documents written by torchx or others may hold).
 * NaN: ``= nan`` selects NaN values and ``!= nan`` the others (NaN equals
   itself here, unlike IEEE 754, so that diverged runs can be found or left
   out); ``<``, ``<=``, ``>``, ``>=`` are false when either side is NaN.
   Infinities order as usual: ``loss < inf`` selects every finite loss.
 
+Several conditions in one text
+------------------------------
+Where one text box holds the whole filter (the dashboard's), conditions are
+joined by the word ``and`` (any case) with whitespace on both sides:
+``loss < 0.5 and optimizer = adam``; an empty text is no condition.
+:func:`parse_where_text` reads that form; ``parse_where`` and
+``parse_condition`` do not (they take one condition per string).
+
 Conditions are parsed by the small scanner below; nothing is ever evaluated
 as code. A malformed condition raises :class:`InvalidQueryError` whose message
 shows the condition with a caret under the problem.
+
+The dashboard's page carries a port of this scanner (``web/static/where.js``);
+``tests/where_cases.json`` holds the golden cases (accepted text with its
+parse, refused text with the exact message and position) that this module and
+the page must both reproduce: change the grammar there first.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidQueryError, NoCandidatesError
+from .errors import InvalidQueryError, MetricNotFoundError, NoCandidatesError
 from .model import Record
-from .stats import numeric_metric
-from .validation import ResultType
+from .sorting import natural_key
+from .stats import group, metric_names, numeric_metric
 
 __all__ = [
     "MAX_CONDITION_LENGTH",
@@ -59,6 +73,8 @@ __all__ = [
     "best_record",
     "parse_condition",
     "parse_where",
+    "parse_where_text",
+    "sort_records",
 ]
 
 #: Longest condition accepted, in characters: room for the longest result name
@@ -124,15 +140,13 @@ class Condition:
     number: int | float | None
     source: str
 
-    def matches(self, results: Mapping[str, ResultType]) -> bool:
+    def matches(self, results: Mapping[str, object]) -> bool:
         """Whether ``results`` satisfy this condition (see the module docstring)."""
-        if self.name not in results:
-            return False
-        stored = results[self.name]
+        stored = results.get(self.name)
         if isinstance(stored, str):
             return _compare(stored, self.operator, self.text)
-        if self.number is None:
-            return False
+        if self.number is None or not isinstance(stored, (int, float)):
+            return False  # missing, or null, a list or an object written by another writer
         return _compare_numbers(stored, self.operator, self.number)
 
     def __str__(self) -> str:
@@ -164,7 +178,7 @@ class Where:
 
     conditions: tuple[Condition, ...] = ()
 
-    def matches(self, results: Mapping[str, ResultType]) -> bool:
+    def matches(self, results: Mapping[str, object]) -> bool:
         """Whether ``results`` satisfy every condition."""
         return all(condition.matches(results) for condition in self.conditions)
 
@@ -224,6 +238,29 @@ def parse_condition(text: str) -> Condition:
     return _Scanner(text).condition()
 
 
+def parse_where_text(text: str) -> Where:
+    """Parse a whole filter written in one text: conditions joined by ``and``.
+
+    ``"loss < 0.5 and optimizer = adam"`` gives two conditions, each with the
+    text of that condition alone as its ``source``; an empty (or blank) text
+    gives no condition. ``and`` is a joiner only between whitespace after a
+    complete condition, so a name or value ``and`` needs no quotes.
+
+    Raises
+    ------
+    InvalidQueryError
+        The text is malformed; ``position`` and the message's caret show where
+        in the whole text.
+    """
+    if not isinstance(text, str):
+        raise InvalidQueryError(f"a where text must be a str, got {type(text).__name__}")
+    if len(text) > MAX_CONDITION_LENGTH:
+        raise InvalidQueryError(
+            f"a where text of {len(text)} characters is over the limit of {MAX_CONDITION_LENGTH}"
+        )
+    return Where(tuple(_Scanner(text).conditions()))
+
+
 class _Scanner:
     """A left-to-right scanner over one condition; every error names a position."""
 
@@ -246,10 +283,53 @@ class _Scanner:
         self.skip_spaces()
         if self.at_end():
             raise self.fail("the condition is empty; expected NAME OP VALUE, e.g. 'loss < 0.5'")
-        name_start = self.position
+        finish = self.one_condition()
+        self.skip_spaces()
+        if not self.at_end():
+            raise self.fail(
+                "unexpected text after the value; quote a value that holds spaces, "
+                "and give several conditions as separate strings (they are AND-ed)"
+            )
+        return finish(self.text)
+
+    def conditions(self) -> list[Condition]:
+        """Conditions joined by ``and`` up to the end of the text (none if blank)."""
+        found: list[Condition] = []
+        self.skip_spaces()
+        while not self.at_end():
+            start = self.position
+            finish = self.one_condition()
+            end = self.position
+            self.skip_spaces()
+            if not self.at_end():
+                following = self.text[self.position + 3 : self.position + 4]
+                if (
+                    self.position == end
+                    or self.text[self.position : self.position + 3].lower() != "and"
+                    or not (following == "" or following.isspace())
+                ):
+                    raise self.fail(
+                        "unexpected text after the value; quote a value that holds spaces, "
+                        "and join conditions with 'and'"
+                    )
+                self.position += 3
+                self.skip_spaces()
+                if self.at_end():
+                    raise self.fail("expected a condition after 'and'")
+            found.append(finish(self.text[start:end]))
+        return found
+
+    def one_condition(self) -> Callable[[str], Condition]:
+        """Read ``NAME OP VALUE`` from here, up to the end of the value.
+
+        Returns the function that makes the :class:`Condition` (given its
+        source): the value is read as a number only once the caller has
+        checked what follows it, so that error comes first.
+        """
+        start = self.position
         name, _ = self.term("name")
         if not name:
-            raise self.fail("the name is empty", name_start)
+            raise self.fail("the name is empty", start)
         self.skip_spaces()
         op = self.operator(name)
         self.skip_spaces()
@@ -257,20 +337,13 @@ class _Scanner:
             raise self.fail(f"expected a value after {op!r}")
         value_start = self.position
         value, quoted = self.term("value")
-        self.skip_spaces()
-        if not self.at_end():
-            raise self.fail(
-                "unexpected text after the value; quote a value that holds spaces, "
-                "and give several conditions as separate strings (they are AND-ed)"
-            )
-        number = None if quoted else _read_number(value, self, value_start)
-        return Condition(
-            name=name,
-            operator="=" if op == "==" else op,
-            text=value,
-            number=number,
-            source=self.text,
-        )
+
+        def finish(source: str) -> Condition:
+            number = None if quoted else _read_number(value, self, value_start)
+            operator = "=" if op == "==" else op
+            return Condition(name=name, operator=operator, text=value, number=number, source=source)
+
+        return finish
 
     def term(self, what: str) -> tuple[str, bool]:
         """Read a quoted or bare name or value; return it and whether it was quoted."""
@@ -348,6 +421,7 @@ def best_record(
     mode: str,
     prefix: str | None = None,
     where: Where | None = None,
+    require_metric: bool = False,
 ) -> Record:
     """The record with the lowest (``mode="min"``) or highest (``"max"``) value
     of ``metric``, read as the plain result ``metric`` or else ``metric/mean``.
@@ -357,6 +431,10 @@ def best_record(
     only used in the error message. ``metric`` and ``mode`` are checked before
     ``records`` is iterated.
 
+    With ``require_metric``, records none of which holds ``metric`` or
+    ``metric/mean`` at all (a mistyped name, rather than values that cannot
+    compete) raise :class:`MetricNotFoundError` listing the metrics they hold.
+
     Raises
     ------
     InvalidQueryError
@@ -364,6 +442,8 @@ def best_record(
         non-empty ``str``.
     NoCandidatesError
         No record has a usable value.
+    MetricNotFoundError
+        With ``require_metric``: there are records, and none holds the metric.
     """
     if mode not in ("min", "max"):
         raise InvalidQueryError(f"mode must be 'min' or 'max', got {mode!r}")
@@ -372,14 +452,22 @@ def best_record(
     best: Record | None = None
     best_value: int | float = 0
     seen = 0
+    names = (metric, f"{metric}/mean")
+    found = not require_metric  # whether some record holds the metric at all
+    others: set[str] = set()  # the metrics of the records read until then
     for record in records:
         seen += 1
+        if not found:
+            found = any(name in record.results for name in names)
+            others.update(group(record.results))
         value = numeric_metric(record.results, metric)
         if value is None:
             continue
         if best is None or (value < best_value if mode == "min" else value > best_value):
             best, best_value = record, value
     if best is None:
+        if seen and not found:
+            raise MetricNotFoundError(metric, sorted(others, key=natural_key))
         scope = f" under prefix {prefix!r}" if prefix else ""
         condition = f" matching {str(where)!r}" if where is not None and where.conditions else ""
         raise NoCandidatesError(
@@ -387,3 +475,52 @@ def best_record(
             f"has a numeric, non-NaN {metric!r} or {metric + '/mean'!r}"
         )
     return best
+
+
+def _sort_value(results: Mapping[str, object], name: str) -> int | float | str | None:
+    """The number or text to sort on; ``None`` for NaN, missing, ``null``, a
+    list or an object (sorted last)."""
+    value = results.get(name, results.get(f"{name}/mean"))
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value if isinstance(value, (int, float, str)) else None
+
+
+def sort_records(records: Iterable[Record], name: str, *, descending: bool = False) -> list[Record]:
+    """``records`` ordered by the value of the result ``name`` (or else
+    ``name/mean``): numbers, then text, each ascending (or ``descending``);
+    records where it is missing, NaN, ``null``, a list or an object come last
+    whichever the direction. The sort is stable: records of equal values keep
+    their order.
+
+    Raises
+    ------
+    MetricNotFoundError
+        There are records and none of them holds ``name`` or ``name/mean``.
+
+    Examples
+    --------
+    >>> records = [Record("a", {"loss": 2}), Record("b", {"loss": float("nan")}),
+    ...            Record("c", {"loss": 1})]
+    >>> [record.key for record in sort_records(records, "loss")]
+    ['c', 'a', 'b']
+    """
+    listed = list(records)
+    if listed and not any(
+        name in record.results or f"{name}/mean" in record.results for record in listed
+    ):
+        raise MetricNotFoundError(name, metric_names(listed))
+    numbers: list[tuple[int | float, Record]] = []
+    texts: list[tuple[str, Record]] = []
+    rest: list[Record] = []
+    for record in listed:
+        value = _sort_value(record.results, name)
+        if isinstance(value, str):
+            texts.append((value, record))
+        elif value is None:
+            rest.append(record)
+        else:
+            numbers.append((value, record))
+    numbers.sort(key=lambda pair: pair[0], reverse=descending)
+    texts.sort(key=lambda pair: pair[0], reverse=descending)
+    return [record for _, record in numbers] + [record for _, record in texts] + rest

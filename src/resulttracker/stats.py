@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from .errors import InvalidResultError, MetricNotFoundError, StatisticsError, StatisticsTypeError
 from .model import Record
+from .sorting import natural_key
 from .validation import Results, ResultType
 
 __all__ = [
@@ -45,7 +46,10 @@ __all__ = [
     "format_statistic",
     "group",
     "metric",
+    "metric_names",
+    "result_names",
     "summarize",
+    "summary_rows",
 ]
 
 #: The statistics :func:`summarize` writes, in the order it writes them.
@@ -118,8 +122,10 @@ def _check_metric_name(name: object) -> None:
 
 def _to_float(name: str, value: object) -> float:
     if isinstance(value, str) or not isinstance(value, numbers.Real):
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:80] + "..."
         raise StatisticsTypeError(
-            f"{name!r}: {value!r} has type {type(value).__name__}; samples must be real numbers"
+            f"{name!r}: {shown} has type {type(value).__name__}; samples must be real numbers"
         )
     try:
         return float(value)
@@ -263,15 +269,59 @@ def metric(results: Mapping[str, ResultType], name: str) -> tuple[float, float |
     raise MetricNotFoundError(name, list(group(results)))
 
 
-def numeric_metric(results: Mapping[str, ResultType], name: str) -> int | float | None:
+def numeric_metric(results: Mapping[str, object], name: str) -> int | float | None:
     """The plain ``name`` or else ``name/mean`` when it is a number (not NaN);
-    ``None`` otherwise. Used by ``best``; ints stay exact."""
+    ``None`` otherwise (text, ``null``, a list or an object). Used by ``best``;
+    ints stay exact."""
     value = results.get(name, results.get(f"{name}/mean"))
-    if isinstance(value, str) or value is None:
+    if not isinstance(value, (int, float)):
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def metric_names(records: Iterable[Record]) -> list[str]:
+    """The metrics the records hold, as :func:`group` names them, in natural order.
+
+    Examples
+    --------
+    >>> from resulttracker.model import Record
+    >>> metric_names([Record("a", {"acc/mean": 0.9, "acc/sem": 0.1, "loss10": 1.0, "loss2": 2.0})])
+    ['acc', 'loss2', 'loss10']
+    """
+    names: set[str] = set()
+    for record in records:
+        names.update(group(record.results))
+    return sorted(names, key=natural_key)
+
+
+def result_names(records: Sequence[Record], wanted: Sequence[str] = ()) -> list[str]:
+    """The result names of ``records``: every name they hold, in natural order, or
+    the names ``wanted``, in that order, a metric name standing for its
+    ``name/mean`` and ``name/sem`` (the columns of a table of records).
+
+    Raises
+    ------
+    MetricNotFoundError
+        A wanted name is neither a result nor a metric with ``name/mean`` in any
+        record (the message lists the metrics there are).
+    """
+    present: set[str] = set()
+    for record in records:
+        present.update(record.results)
+    if not wanted:
+        return sorted(present, key=natural_key)
+    names: list[str] = []
+    for name in wanted:
+        if name in present:
+            chosen = [name]
+        else:
+            chosen = [f"{name}/{part}" for part in ("mean", "sem") if f"{name}/{part}" in present]
+            if f"{name}/mean" not in present:
+                raise MetricNotFoundError(name, metric_names(records))
+        names.extend(chosen_name for chosen_name in chosen if chosen_name not in names)
+    return names
 
 
 # -- aggregate ---------------------------------------------------------------------
@@ -327,7 +377,10 @@ def aggregate(
           its ``m/mean``) and the group gets what :func:`summarize` gives;
         * other statistics of the replicas (``m/std``, ``m/n``...) are not
           carried over;
-        * a ``str`` result whose replicas differ is dropped.
+        * a ``str`` result whose replicas differ is dropped;
+        * a ``null``, list or object value, or a result with an empty name
+          (documents written by torchx or others may hold them), counts as not
+          reported by that replica.
 
     Raises
     ------
@@ -351,7 +404,7 @@ def aggregate(
     identity = frozenset(identifiers)
     replicas: dict[str, list[Mapping[str, ResultType]]] = {}
     for key, results in _pairs(records):
-        replicas.setdefault(group_of(key), []).append(results)
+        replicas.setdefault(group_of(key), []).append(_scalars(results))
     grouped = {name: _per_metric(replicas[name]) for name in sorted(replicas)}
     # A name is a parameter when, in every group that has it, all the group's
     # replicas hold it with one value; one varying group makes it a measurement
@@ -363,6 +416,21 @@ def aggregate(
         if len(reports) != len(replicas[name]) or not _all_same_plain_value(reports)
     }
     return {name: _combine(per_metric, varying, identity) for name, per_metric in grouped.items()}
+
+
+def _scalars(results: Mapping[str, object]) -> Mapping[str, ResultType]:
+    """``results`` without what documents written by others may hold but no
+    put could store (``null``, lists and objects, an empty name): the replica
+    is taken not to report them."""
+    if "" not in results and all(
+        isinstance(value, (int, float, str)) for value in results.values()
+    ):
+        return results  # type: ignore[return-value]
+    return {
+        name: value
+        for name, value in results.items()
+        if name and isinstance(value, (int, float, str))
+    }
 
 
 def _pairs(
@@ -446,8 +514,8 @@ def _combine(
 
 
 def _all_same_plain_value(reports: Sequence[Mapping[str, ResultType]]) -> bool:
-    """Whether every report is the same plain value, of the same type (``1`` and
-    ``1.0`` and ``True`` differ; NaN equals NaN)."""
+    """Whether every report is the same plain value: equal numbers (``1`` and ``1.0``
+    alike, NaN equal to NaN; ``True`` only equals ``True``), or equal text."""
     if any(set(report) != {_PLAIN} for report in reports):
         return False
     first = reports[0][_PLAIN]
@@ -455,11 +523,39 @@ def _all_same_plain_value(reports: Sequence[Mapping[str, ResultType]]) -> bool:
 
 
 def _same(value: object, other: object) -> bool:
-    if type(value) is not type(other):
-        return False
-    if isinstance(value, float) and isinstance(other, float) and value != value:
-        return other != other  # NaN
-    return value == other
+    if isinstance(value, bool) or isinstance(other, bool) or isinstance(value, str):
+        return type(value) is type(other) and value == other
+    if isinstance(value, (int, float)) and isinstance(other, (int, float)):
+        return value == other or (value != value and other != other)  # NaN equals NaN
+    return False
+
+
+def summary_rows(groups: Mapping[str, Mapping[str, ResultType]]) -> Iterator[dict[str, object]]:
+    """One row per group and metric of :func:`aggregate`'s output that has a mean:
+    ``{"group", "metric", "mean", "sem", "n", "nan_count"}`` (``sem`` and ``n``
+    ``None`` where the group lacks them), groups and metrics in the given order.
+
+    Parameters kept by :func:`aggregate` as they are (``lr = 0.1``, text) are
+    not statistics and get no row.
+
+    Examples
+    --------
+    >>> rows = summary_rows(aggregate({"exp/a/0": {"loss": 1.0}, "exp/a/1": {"loss": 3.0}}))
+    >>> [(row["group"], row["metric"], row["mean"], row["n"]) for row in rows]
+    [('exp/a', 'loss', 2.0, 2)]
+    """
+    for group_name, results in groups.items():
+        for metric_name, statistics in group(results).items():
+            if "mean" not in statistics:
+                continue  # a parameter, or text kept by aggregate
+            yield {
+                "group": group_name,
+                "metric": metric_name,
+                "mean": statistics["mean"],
+                "sem": statistics.get("sem"),
+                "n": statistics.get("n"),
+                "nan_count": statistics.get("nan_count", 0),
+            }
 
 
 # -- display -------------------------------------------------------------------------

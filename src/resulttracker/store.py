@@ -25,6 +25,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only; errors is a leaf module
+    from .errors import CorruptResultError
 
 __all__ = ["BATCH_SIZE", "Store"]
 
@@ -112,9 +116,14 @@ class Store(abc.ABC):
         for key in keys:
             yield key, self.read(key)
 
-    def scan(self, prefix: str) -> Iterable[tuple[str, bytes | None, datetime | None]]:
+    def scan(
+        self, prefix: str
+    ) -> Iterable[tuple[str, bytes | CorruptResultError | None, datetime | None]]:
         """``(key, document or None, modified)`` for every key under ``prefix``,
-        sorted by key; ``None`` for a key deleted since it was listed.
+        sorted by key; ``None`` for a key deleted since it was listed. In place of
+        the document, a store may give the
+        :class:`~resulttracker.errors.CorruptResultError` of an entry it refuses
+        to read (a symbolic link on a folder): the scan reports it and goes on.
 
         Note for implementers: this default lists, then reads in batches of
         :data:`BATCH_SIZE` through :meth:`read_many`, and yields no modification
@@ -127,6 +136,14 @@ class Store(abc.ABC):
             found = dict(self.read_many(ordered[start : start + BATCH_SIZE]))
             for key in ordered[start : start + BATCH_SIZE]:
                 yield key, found.get(key), None
+
+    def exists(self) -> bool:
+        """Whether the store's base exists (a missing base is not an empty one).
+
+        Note for implementers: this default says ``True``; a store whose base can
+        be missing (a folder, a bucket, a container) answers with one cheap check.
+        """
+        return True
 
     def count(self, prefix: str) -> int:
         """How many keys are under ``prefix``.
@@ -143,3 +160,14 @@ class Store(abc.ABC):
     def remove_temporary_file(self, location: str) -> bool:
         """Remove one item listed by :meth:`temporary_files`; whether it was there."""
         raise NotImplementedError(f"{type(self).__name__} leaves no temporary files")
+
+    def empty_folders(self, prefix: str) -> list[tuple[str, float]]:
+        """``(location, age in seconds)`` of folders under ``prefix`` holding no key
+        (only such folders and temporary files), deepest first, a folder's age
+        being that of the youngest thing in it; stores without folders have none."""
+        return []
+
+    def remove_empty_folder(self, location: str) -> bool:
+        """Remove one folder listed by :meth:`empty_folders` if it is still empty;
+        whether it was removed."""
+        raise NotImplementedError(f"{type(self).__name__} has no folders")

@@ -27,13 +27,13 @@ faithfully and are listed in :attr:`CopyReport.corrupt`.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .api import BATCH_SIZE, Record, ResultTracker
 from .errors import CorruptResultError
-from .validation import Results, ResultType
 
 __all__ = ["CopyReport", "copy"]
 
@@ -134,45 +134,65 @@ def _copy_batch(
 ) -> None:
     present = _present(destination, [record.key for record in batch])
     for record in batch:
-        existing = present.get(record.key, {})  # {}: absent; None: corrupt
-        if existing is not None and same_results(existing, record.results):
+        existing = present.get(record.key, _ABSENT)
+        if existing is _ABSENT:
+            _write(destination, record)
+            report.copied += 1
+        elif existing is not _CORRUPT and same_results(existing, record.results):  # type: ignore[arg-type]
             report.unchanged += 1
-        elif (existing is None or existing) and not overwrite:
+        elif not overwrite:
             report.conflicts.append(record.key)
         else:
-            destination.put(record.key, **record.results)
+            _write(destination, record)
             report.copied += 1
         if progress is not None:
             progress(report)
 
 
-def _present(destination: ResultTracker, keys: list[str]) -> dict[str, Results | None]:
-    """``{key: results}`` of the destination; ``None`` marks a corrupt document."""
+def _write(destination: ResultTracker, record: Record) -> None:
+    # Exactly as read: values put refuses (null, lists, objects, long text,
+    # an empty document) that documents written by torchx may hold are kept.
+    destination._put_exactly(record.key, record.results)
+
+
+#: Markers in :func:`_present`'s answer.
+_ABSENT: object = object()
+_CORRUPT: object = object()
+
+
+def _present(destination: ResultTracker, keys: list[str]) -> dict[str, object]:
+    """``{key: results}`` of the keys stored in the destination (an empty
+    document included); :data:`_CORRUPT` marks a corrupt document."""
     try:
-        return dict(destination.get_many(keys))
+        return dict(destination._get_many(keys))
     except CorruptResultError:
         pass
-    found: dict[str, Results | None] = {}
+    found: dict[str, object] = {}
     for key in keys:  # find which keys are corrupt, one at a time
         try:
-            found[key] = destination.get(key)
+            found.update(destination._get_many([key]))
         except CorruptResultError:
-            found[key] = None
+            found[key] = _CORRUPT
     return found
 
 
-def same_results(left: Mapping[str, ResultType], right: Mapping[str, ResultType]) -> bool:
+def same_results(left: Mapping[str, object], right: Mapping[str, object]) -> bool:
     """Whether two results are identical: same names, and for each the same type
     and value, NaN equal to NaN and ``0.0`` unequal to ``-0.0`` (so ``1``,
-    ``1.0`` and ``True`` all differ)."""
+    ``1.0`` and ``True`` all differ); lists and objects are identical when
+    their JSON texts are."""
     if left.keys() != right.keys():
         return False
     return all(_same_value(left[name], right[name]) for name in left)
 
 
-def _same_value(left: ResultType, right: ResultType) -> bool:
+def _same_value(left: object, right: object) -> bool:
     if type(left) is not type(right):
         return False
+    if isinstance(left, (list, dict)):
+        # NaN inside a list is not equal to itself; JSON text is exact about
+        # types (1, 1.0, true), signs (-0.0) and order.
+        return json.dumps(left) == json.dumps(right)
     if isinstance(left, float) and isinstance(right, float):
         if math.isnan(left) or math.isnan(right):
             return math.isnan(left) and math.isnan(right)

@@ -2,8 +2,11 @@
 
 Keys
 ----
-A key is an ``int`` (not ``bool``) or a non-empty ``str``; an int key is the same
-key as its ``str()``. A key is a ``/``-separated path of segments, so it maps
+A key is an ``int`` (not ``bool``; NumPy integer scalars such as
+``numpy.int64(7)`` too, NumPy booleans not) or a non-empty ``str``; an int key
+is the same key as its ``str()``, and obeys the same length rules (one segment:
+at most :data:`MAX_SEGMENT_BYTES` digits with its sign, checked without
+rendering an int of any size). A key is a ``/``-separated path of segments, so it maps
 onto a file tree, an object store and a SQL column alike. A key is refused when
 
 * it is longer than :data:`MAX_KEY_BYTES` bytes UTF-8 encoded, or one of its
@@ -20,14 +23,17 @@ Every other character, ``*?[]%~`` and non-ASCII included, is literal.
 Results
 -------
 Results are a flat mapping of names (non-empty ``str``, at most
-:data:`MAX_NAME_BYTES`) to ``int``, ``float``, ``bool`` or ``str`` (at most
-:data:`MAX_STR_BYTES`). NumPy scalars and other objects whose ``.item()`` gives
-one of those are converted; subclasses (``IntEnum``, ``numpy.float64``) become
-the plain built-in type. NaN and infinities are allowed.
+:data:`MAX_NAME_BYTES`) to ``int`` (at most :data:`MAX_INT_DIGITS` digits),
+``float``, ``bool`` or ``str`` (at most :data:`MAX_STR_BYTES`). NumPy scalars
+and other objects whose ``.item()`` gives one of those are converted;
+subclasses (``IntEnum``, ``numpy.float64``) become the plain built-in type.
+NaN and infinities are allowed.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping
 
@@ -35,6 +41,7 @@ from .errors import InvalidKeyError, InvalidResultError, InvalidResultTypeError
 from .model import KeyType, Results, ResultType
 
 __all__ = [
+    "MAX_INT_DIGITS",
     "MAX_KEY_BYTES",
     "MAX_NAME_BYTES",
     "MAX_SEGMENT_BYTES",
@@ -59,6 +66,9 @@ MAX_SEGMENT_BYTES = 255
 MAX_NAME_BYTES = 1024
 #: Longest ``str`` result value accepted, in bytes of UTF-8.
 MAX_STR_BYTES = 1024
+#: Most digits of an int result: Python's default conversion limit, which
+#: readers (torchx's ``json.loads``, :mod:`resulttracker.codec`) apply.
+MAX_INT_DIGITS = 4300
 #: Start of the names of temporary files; no key segment may start with it.
 TEMP_PREFIX = ".rttmp-"
 
@@ -70,19 +80,58 @@ def _shorten(text: str, limit: int = 80) -> str:
     return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
 
 
+def _shown(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (an object's repr may be huge)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def normalize_key(key: object) -> str:
     """Return the canonical ``str`` form of ``key`` or raise :class:`InvalidKeyError`."""
     if type(key) is str:
         text = key
-    elif isinstance(key, int) and not isinstance(key, bool):
-        return str(int(key))  # digits and a sign: always valid
     elif isinstance(key, str):
         text = str.__str__(key)
     else:
-        raise InvalidKeyError(
-            f"key {key!r} has type {type(key).__name__}; a key must be an int or a str"
-        )
+        number = _integer(key)
+        if number is None:
+            raise InvalidKeyError(
+                f"key {_shown(key)} has type {type(key).__name__}; a key must be an int or a str"
+            )
+        return _integer_text(number, what="key")
     _check_key_text(text, what="key")
+    return text
+
+
+def _integer(value: object) -> int | None:
+    """``value`` as a plain ``int`` if it is an integer (``int``, ``IntEnum``,
+    NumPy integer scalars, any :class:`numbers.Integral`) but not a boolean
+    (Python's or NumPy's); else ``None``."""
+    if isinstance(value, bool):
+        return None
+    # NumPy registers its integer scalars as numbers.Integral, and numpy.bool_ not.
+    if isinstance(value, (int, numbers.Integral)):
+        return int(value)
+    return None
+
+
+def _integer_text(number: int, *, what: str) -> str:
+    """The digits of an int key or prefix: one path segment, so at most
+    :data:`MAX_SEGMENT_BYTES` characters with its sign. Refused by its size in
+    bits first, so that an int beyond Python's digit limit is never rendered."""
+    # 850 bits hold at most 256 decimal digits: anything larger is too long.
+    if number.bit_length() > 850:
+        digits = int(number.bit_length() * math.log10(2)) + 1
+        raise InvalidKeyError(
+            f"int {what} of about {digits} digits is longer than the "
+            f"{MAX_SEGMENT_BYTES}-byte limit of a path segment"
+        )
+    text = str(number)
+    if len(text) > MAX_SEGMENT_BYTES:
+        raise InvalidKeyError(
+            f"int {what} {text[:12]}...{text[-4:]} of {len(text)} characters is longer "
+            f"than the {MAX_SEGMENT_BYTES}-byte limit of a path segment"
+        )
     return text
 
 
@@ -143,11 +192,13 @@ def normalize_prefix(prefix: object) -> str:
     """
     if prefix is None:
         return ""
-    if isinstance(prefix, int) and not isinstance(prefix, bool):
-        return str(int(prefix))
+    number = _integer(prefix)
+    if number is not None:
+        return _integer_text(number, what="prefix")
     if not isinstance(prefix, str):
         raise InvalidKeyError(
-            f"prefix {prefix!r} has type {type(prefix).__name__}; a prefix must be a str"
+            f"prefix {_shown(prefix)} has type {type(prefix).__name__}; "
+            "a prefix must be an int or a str"
         )
     text = str.__str__(prefix)
     if text in ("", "/"):
@@ -216,7 +267,10 @@ def _check_name(name: object, key: str) -> None:
 
 def _normalize_value(name: str, value: object, key: str) -> ResultType:
     kind = type(value)
-    if kind is float or kind is int or kind is bool:
+    if kind is int:
+        _check_int(name, value, key)  # type: ignore[arg-type]
+        return value  # type: ignore[return-value]
+    if kind is float or kind is bool:
         return value  # type: ignore[return-value]
     if kind is str:
         _check_str(name, value, key)  # type: ignore[arg-type]
@@ -226,6 +280,7 @@ def _normalize_value(name: str, value: object, key: str) -> ResultType:
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
+        _check_int(name, int(value), key)
         return int(value)
     if isinstance(value, float):
         return float(value)
@@ -245,6 +300,15 @@ def _normalize_value(name: str, value: object, key: str) -> ResultType:
         f"result {name!r} for key {key!r} has type {kind.__name__} ({_shorten(repr(value))}); "
         "values must be int, float, bool or str"
     )
+
+
+def _check_int(name: str, value: int, key: str) -> None:
+    # Only an int of more than 14,000 bits can have over MAX_INT_DIGITS digits.
+    if value.bit_length() > 14_000 and abs(value) >= 10**MAX_INT_DIGITS:
+        raise InvalidResultError(
+            f"result {name!r} for key {key!r} is an integer of more than {MAX_INT_DIGITS} "
+            "digits, which Python's json refuses to read back"
+        )
 
 
 def _check_str(name: str, value: str, key: str) -> None:

@@ -66,7 +66,7 @@ def test_injected_errors_midway(
         real_write(fd, bytes(data)[: len(data) // 2])  # a partial write really happens
         raise OSError(error, os.strerror(error))
 
-    def fail(*args: object) -> None:
+    def fail(*args: object, **kwargs: object) -> None:  # os.replace(..., src_dir_fd=...)
         raise OSError(error, os.strerror(error))
 
     monkeypatch.setattr(os, failing, half_then_fail if failing == "write" else fail)

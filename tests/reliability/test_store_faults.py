@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
+from click.testing import CliRunner
 
-import resulttracker.backends.fsspec as fsspec_backend
-from resulttracker import FsspecResultTracker, StoreError
+import resulttracker.backends.remote as remote_backend
+from resulttracker import FsspecResultTracker, StoreError, cli
 
 from ..faulty_s3 import FaultyS3
 
@@ -54,7 +56,7 @@ def test_endpoint_stopping_during_a_scan_is_a_prompt_clear_error(
 ) -> None:
     for number in range(30):
         tracker[f"k{number:02d}"] = {"n": number}
-    monkeypatch.setattr(fsspec_backend, "BATCH_SIZE", 10)
+    monkeypatch.setattr(remote_backend, "BATCH_SIZE", 10)
     records = tracker.scan()
     assert next(records).key == "k00"  # the first batch is in
     endpoint.stop()
@@ -110,3 +112,55 @@ def test_an_endpoint_that_never_answers_does_not_hang(
     assert time.monotonic() - started < TIMEOUT + SLACK
     endpoint.unhang()
     assert tracker["k"] in ({"x": 1}, {"x": 2})
+
+
+@pytest.mark.parametrize("entry", ["library", "command line"])
+def test_an_export_to_an_endpoint_that_never_answers_ends_within_the_deadline(
+    endpoint: FaultyS3, tracker: FsspecResultTracker, tmp_path: Path, entry: str
+) -> None:
+    source = FsspecResultTracker(tmp_path / "source")
+    source["a"] = {"x": 1}
+    bucket = tracker.tracker_base.split("/")[2]
+    destination = f"s3://{bucket}/out.csv"
+    options = {
+        "key": "k",
+        "secret": "hunter2-export",  # moto accepts any credentials
+        "endpoint_url": endpoint.endpoint,
+        "operation_timeout": TIMEOUT,
+    }
+    endpoint.hang()
+    started = time.monotonic()
+    if entry == "library":
+        with pytest.raises(StoreError, match=rf"did not finish within {TIMEOUT:g} s") as caught:
+            source.export(destination, storage_options=options)
+        message = str(caught.value)
+    else:
+        pairs = [f"--dest-option={name}={value}" for name, value in options.items()]
+        result = CliRunner().invoke(
+            cli.cli, ["--base", str(tmp_path / "source"), "export", destination, *pairs]
+        )
+        assert result.exit_code == 1, result.output
+        message = result.stderr
+        assert f"did not finish within {TIMEOUT:g} s" in message
+    assert time.monotonic() - started < TIMEOUT + SLACK
+    assert repr(destination) in message
+    assert "hunter2" not in message
+    endpoint.unhang()
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint.endpoint,
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+        region_name="us-east-1",
+    )
+    expected = (tmp_path / "expected.csv").as_posix()
+    assert source.export(expected) == 1
+    complete = Path(expected).read_bytes()
+    # The request that timed out may still land once the server answers (a
+    # timed-out write is not known to have failed), but only whole: one PUT.
+    listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    if listed:
+        assert client.get_object(Bucket=bucket, Key="out.csv")["Body"].read() == complete
+    # The endpoint answers again: the same export goes through.
+    assert source.export(destination, storage_options=options) == 1
+    assert client.get_object(Bucket=bucket, Key="out.csv")["Body"].read() == complete

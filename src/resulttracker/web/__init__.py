@@ -2,7 +2,8 @@
 
 Both need the ``dashboard`` extra (``pip install 'resulttracker[dashboard]'``),
 which brings plotly (its plotly.js is served or inlined; nothing is copied into
-this repository). The server is the standard library's threading WSGI server.
+this repository). The server is this package's own small asyncio HTTP server,
+bounded by :class:`ServerLimits`; the app is also a WSGI application.
 
 Views, all driven by one filter (a key prefix and ``where`` conditions):
 results table, metric over trials with a best-so-far line, scatter,
@@ -14,9 +15,9 @@ from __future__ import annotations
 
 from ..api import ResultTracker
 from .report import write_report
-from .server import DashboardApp, make_app, serve_forever
+from .server import DashboardApp, ServerLimits, make_app, serve_forever
 
-__all__ = ["DashboardApp", "make_app", "serve", "write_report"]
+__all__ = ["DashboardApp", "ServerLimits", "make_app", "serve", "write_report"]
 
 
 def serve(
@@ -26,6 +27,7 @@ def serve(
     port: int = 8765,
     refresh: float = 5.0,
     open_browser: bool = False,
+    limits: ServerLimits | None = None,
 ) -> None:
     """Serve the dashboard for ``tracker`` until interrupted; print its address.
 
@@ -42,6 +44,11 @@ def serve(
         Seconds between the page's polls for new and changed keys.
     open_browser : bool, default False
         Open the page in the default web browser.
+    limits : ServerLimits, optional
+        The server's bounds: worker threads, open connections, timeouts for
+        receiving a request and sending an answer, request sizes. The
+        defaults (:class:`ServerLimits`) are 8 workers, 512 connections, 10 s
+        to send a request, 60 s to take an answer.
 
     Raises
     ------
@@ -50,4 +57,11 @@ def serve(
     OSError
         The address cannot be bound (e.g. the port is in use).
     """
-    serve_forever(tracker, host=host, port=port, refresh=refresh, open_browser=open_browser)
+    serve_forever(
+        tracker,
+        host=host,
+        port=port,
+        refresh=refresh,
+        open_browser=open_browser,
+        limits=limits,
+    )

@@ -1,9 +1,18 @@
 """Records as the page sees them, and the change log behind live refresh.
 
 The page receives records as JSON: ``{"key", "results", "modified"}`` with
-``modified`` in seconds since the epoch (or ``null``). JSON has no NaN or
-infinity, so a non-finite float is sent as ``{"float": "nan" | "inf" | "-inf"}``
-and the page turns it back into a number; every other value is sent as is.
+``modified`` in seconds since the epoch (or ``null``). Numbers, booleans,
+strings and ``null`` are sent as they are; every other value is an object whose
+one field says what it is, so a stored value can never pass for one of them:
+
+* a non-finite float (JSON has none) is ``{"float": "nan" | "inf" | "-inf"}``;
+* a list or an object (documents written by torchx may hold them) is
+  ``{"json": "<its JSON text>"}``, which the page shows as text and never
+  plots.
+
+Reading is tolerant of what it cannot decode: a key whose document is corrupt
+is left out and reported (:class:`CorruptEntry`), whatever the error, so one bad
+document never hides the others.
 
 Live refresh must send only what changed, on any store, whether or not it
 keeps modification times and whatever the clocks of its writers say. So the
@@ -16,27 +25,55 @@ counter. A page's cursor is the generation it last saw (with the log's random
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import secrets
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..api import Record, ResultTracker
-from ..errors import CorruptResultError
+from ..errors import CorruptResultError, InvalidKeyError, ResultTrackerError
 from ..query import Where
-from ..validation import Results, ResultType, normalize_prefix
+from ..validation import normalize_prefix
 
-__all__ = ["ChangeLog", "Snapshot", "encode_record", "encode_value"]
+__all__ = [
+    "ChangeLog",
+    "CorruptEntry",
+    "InvalidCursorError",
+    "Snapshot",
+    "encode_record",
+    "encode_value",
+    "read_records",
+]
+
+#: At most this many corrupt keys are listed in one answer (all are counted).
+MAX_CORRUPT_LISTED = 100
+
+_CURSOR = re.compile(r"([0-9a-f]{8})\.([0-9]{1,20})", re.ASCII)
 
 
-def encode_value(value: ResultType) -> Any:
-    """One result value as JSON can carry it (non-finite floats as objects)."""
+class InvalidCursorError(ValueError):
+    """A ``since`` cursor that no snapshot ever handed out (not merely an old one)."""
+
+
+def encode_value(value: object) -> Any:
+    """One result value as JSON can carry it (see the module docstring)."""
     if isinstance(value, float) and not math.isfinite(value):
         return {"float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
-    return value
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            text = json.dumps(value, ensure_ascii=False, allow_nan=True, sort_keys=False)
+        except (ValueError, TypeError, RecursionError):
+            text = "(a value too deeply nested to show)"
+        return {"json": text}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return {"json": json.dumps(repr(value))}
 
 
 def encode_record(record: Record) -> dict[str, Any]:
@@ -51,6 +88,86 @@ def encode_record(record: Record) -> dict[str, Any]:
 
 def _in_prefix(key: str, prefix: str) -> bool:
     return not prefix or key == prefix or key.startswith(prefix + "/")
+
+
+@dataclass(frozen=True)
+class CorruptEntry:
+    """A key left out because its document could not be read, and why."""
+
+    key: str
+    reason: str
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, CorruptResultError):
+        return error.reason  # without the location: paths and URLs stay on the server
+    if isinstance(error, InvalidKeyError):
+        return f"the key cannot be read by name ({error})"
+    return f"cannot be decoded ({type(error).__name__}: {str(error)[:200]})"
+
+
+def read_records(
+    tracker: ResultTracker, prefix: str | None = None
+) -> tuple[list[Record], list[CorruptEntry]]:
+    """Every readable record under ``prefix`` and every key that is not, sorted by key.
+
+    One scan normally. If the scan itself fails on a document (an error other
+    than the library's own, such as a decoder's ``RecursionError``), the keys
+    are read one at a time so that only the documents at fault are left out.
+    Errors of the store itself (:class:`ResultTrackerError` other than a
+    corrupt document) are raised.
+    """
+    corrupt: list[CorruptEntry] = []
+
+    def collect(error: CorruptResultError) -> None:
+        corrupt.append(CorruptEntry(error.key, _reason(error)))
+
+    try:
+        return list(tracker.scan(prefix, on_corrupt=collect)), corrupt
+    except ResultTrackerError:
+        raise
+    except Exception:  # the decoder's own failures, e.g. RecursionError
+        pass
+    records: list[Record] = []
+    corrupt = []
+    for key in tracker.keys(prefix):
+        try:
+            results = tracker.get(key)
+        except (CorruptResultError, InvalidKeyError) as error:
+            corrupt.append(CorruptEntry(key, _reason(error)))
+            continue
+        except ResultTrackerError:
+            raise
+        except Exception as error:  # as above, for this key alone
+            corrupt.append(CorruptEntry(key, _reason(error)))
+            continue
+        if results:  # (an empty document is no record, as in a scan)
+            records.append(Record(key, results, _modified(tracker, key)))
+    return records, corrupt
+
+
+def _ignore(error: CorruptResultError) -> None:
+    pass
+
+
+def _modified(tracker: ResultTracker, key: str) -> datetime | None:
+    """The modified time of ``key``, from a scan of it alone; ``None`` if that fails."""
+    try:
+        for record in tracker.scan(key, on_corrupt=_ignore):
+            # Sorted: the key itself comes first; stop before any key below it.
+            return record.modified if record.key == key else None
+    except Exception:  # a key below it that cannot be read: no time, but the record
+        return None
+    return None
+
+
+def matches(where: Where, results: Mapping[str, Any]) -> bool:
+    """Whether ``results`` satisfy ``where``; a value that cannot be compared
+    (such as ``null`` against a number) does not match."""
+    try:
+        return where.matches(results)
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass
@@ -68,7 +185,7 @@ class Snapshot:
     removed: list[str]
     count: int
     full: bool
-    corrupt: int
+    corrupt: list[CorruptEntry]
 
 
 class ChangeLog:
@@ -90,7 +207,7 @@ class ChangeLog:
         self._generation = 0
         self._entries: dict[str, _Entry] = {}
         self._tombstones: dict[str, int] = {}
-        self._corrupt = 0
+        self._corrupt: list[CorruptEntry] = []
         self._scanned_at = -math.inf
         self._lock = threading.Lock()
 
@@ -99,8 +216,8 @@ class ChangeLog:
         with self._lock:
             if not force and time.monotonic() - self._scanned_at < self.min_interval:
                 return
-            corrupt: list[CorruptResultError] = []
-            fresh = {record.key: record for record in self.tracker.scan(on_corrupt=corrupt.append)}
+            records, corrupt = read_records(self.tracker)
+            fresh = {record.key: record for record in records}
             generation = self._generation + 1
             changed = False
             for key, record in fresh.items():
@@ -115,7 +232,7 @@ class ChangeLog:
                 changed = True
             if changed:
                 self._generation = generation
-            self._corrupt = len(corrupt)
+            self._corrupt = corrupt
             self._scanned_at = time.monotonic()
 
     def snapshot(self, since: str | None, prefix: str | None, where: Where) -> Snapshot:
@@ -125,11 +242,19 @@ class ChangeLog:
         records. A record that changed and no longer matches, or was deleted,
         is listed in ``removed``; ``count`` is the number of matching records,
         so the page can check that it holds exactly them.
+
+        Raises
+        ------
+        InvalidCursorError
+            ``since`` is not of the form of a cursor. A well-formed cursor this
+            log did not hand out (from before a restart, another server or
+            the future) is answered with every record (``full``).
         """
         chosen_prefix = normalize_prefix(prefix)
+        cursor = _parse_cursor(since)
         self.refresh()
         with self._lock:
-            after = self._generation_after(since)
+            after = self._generation_after(cursor)
             full = after is None
             start = 0 if after is None else after
             records: list[Record] = []
@@ -137,10 +262,10 @@ class ChangeLog:
             count = 0
             for key in sorted(self._entries):
                 entry = self._entries[key]
-                matches = _in_prefix(key, chosen_prefix) and where.matches(entry.record.results)
-                count += matches
+                selected = _in_prefix(key, chosen_prefix) and matches(where, entry.record.results)
+                count += selected
                 if entry.generation > start:
-                    if matches:
+                    if selected:
                         records.append(entry.record)
                     elif not full:
                         removed.append(key)
@@ -156,23 +281,35 @@ class ChangeLog:
                 removed=removed,
                 count=count,
                 full=full,
-                corrupt=self._corrupt,
+                corrupt=[entry for entry in self._corrupt if _in_prefix(entry.key, chosen_prefix)],
             )
 
-    def _generation_after(self, since: str | None) -> int | None:
-        if not since:
+    def _generation_after(self, cursor: tuple[str, int] | None) -> int | None:
+        if cursor is None:
             return None
-        epoch, _, number = since.partition(".")
-        if epoch != self.epoch or not number.isdigit() or int(number) > self._generation:
+        epoch, number = cursor
+        if epoch != self.epoch or number > self._generation:
             return None
-        return int(number)
+        return number
+
+
+def _parse_cursor(since: str | None) -> tuple[str, int] | None:
+    if not since:
+        return None
+    found = _CURSOR.fullmatch(since)
+    if found is None:
+        raise InvalidCursorError(
+            f"malformed since cursor {since[:40]!r}: use the cursor of an earlier answer, "
+            "or no since to load every record"
+        )
+    return found.group(1), int(found.group(2))
 
 
 def _same(old: Record, new: Record) -> bool:
     return old.modified == new.modified and _same_results(old.results, new.results)
 
 
-def _same_results(old: Results, new: Results) -> bool:
+def _same_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     # NaN != NaN, so compare encoded values rather than the floats themselves.
     return old.keys() == new.keys() and all(
         encode_value(old[name]) == encode_value(new[name]) and type(old[name]) is type(new[name])
@@ -191,7 +328,18 @@ def snapshot_payload(snapshot: Snapshot) -> Mapping[str, Any]:
         "cursor": snapshot.cursor,
         "full": snapshot.full,
         "count": snapshot.count,
-        "corrupt": snapshot.corrupt,
         "records": records_payload(snapshot.records),
         "removed": snapshot.removed,
+        **corrupt_payload(snapshot.corrupt),
+    }
+
+
+def corrupt_payload(corrupt: list[CorruptEntry]) -> dict[str, Any]:
+    """``corrupt`` (how many keys were left out) and ``corrupt_keys`` (the first
+    :data:`MAX_CORRUPT_LISTED` of them, each ``{"key", "reason"}``)."""
+    return {
+        "corrupt": len(corrupt),
+        "corrupt_keys": [
+            {"key": entry.key, "reason": entry.reason} for entry in corrupt[:MAX_CORRUPT_LISTED]
+        ],
     }

@@ -1,43 +1,67 @@
-"""The read-only dashboard server: a WSGI app and the standard library's threading server.
+"""The read-only dashboard server: a WSGI app and a small HTTP server that bounds its clients.
 
 Routes (``GET`` and ``HEAD`` only; every other method is refused with 405):
 
-* ``/`` the page; ``/static/app.js``, ``/static/app.css`` and
-  ``/static/plotly.min.js`` its scripts and style, from a fixed table (no
-  request ever names a file);
+* ``/`` the page; ``/static/<module>.js`` (the page's ES modules, see
+  :data:`PAGE_MODULES`), ``/static/app.css`` and ``/static/plotly.min.js`` its
+  scripts and style, from a fixed table (no request ever names a file);
 * ``/api/config`` the poll interval and the store's type;
 * ``/api/records?since=&prefix=&where=`` records under ``prefix`` matching
   every ``where`` condition (the library's syntax, parsed by
   :func:`resulttracker.query.parse_where`), all of them or only those that
   changed since the cursor ``since``. Unknown parameters are refused (400).
 
-Every response carries a Content-Security-Policy that allows scripts from the
-server only (no inline script, no ``eval``); requests whose ``Host`` header is
-not one of the names the server was bound for are refused (DNS rebinding).
+Every response — pages, the API, static files and every error, including the
+server's own refusals of malformed or slow requests — passes through
+:func:`finish_response`, which adds the security headers: a
+Content-Security-Policy that allows scripts from the server only (no inline
+script, no ``eval``) and the rest of :data:`SECURITY_HEADERS`. Requests whose
+``Host`` header is not one of the names the server was bound for are refused
+(DNS rebinding).
+
+The server (:class:`DashboardServer`) reads and writes every connection in one
+asyncio event loop and hands complete requests to a bounded pool of threads, so
+clients that open connections and never finish a request cost a socket each,
+not a thread; :class:`ServerLimits` holds its timeouts and sizes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import ipaddress
 import json
+import re
 import socket
 import sys
 import threading
+import traceback
 import webbrowser
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import formatdate
 from importlib import resources
-from socketserver import ThreadingMixIn
 from typing import Any
-from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from urllib.parse import parse_qs, unquote
 
 from ..api import ResultTracker
 from ..errors import InvalidKeyError, InvalidQueryError, ResultTrackerError
 from ..query import parse_where
-from ._records import ChangeLog, snapshot_payload
+from ._records import ChangeLog, InvalidCursorError, snapshot_payload
 
-__all__ = ["CONTENT_SECURITY_POLICY", "DashboardApp", "make_app", "run_server"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "PAGE_MODULES",
+    "SECURITY_HEADERS",
+    "DashboardApp",
+    "DashboardServer",
+    "ServerLimits",
+    "finish_response",
+    "make_app",
+    "run_server",
+]
 
 #: The served page may load scripts, styles and data from its own origin only.
 #: Styles may be inline because plotly.js sets them on the elements it draws;
@@ -48,20 +72,61 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
-_SECURITY_HEADERS = [
+#: Sent with every response, whatever its status.
+SECURITY_HEADERS = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Resource-Policy", "same-origin"),
-]
+)
 
+#: The page's ES modules in ``static/``, one per concern; ``main.js`` is the
+#: entry point. Served as they are (``<script type="module">``, no build step);
+#: the report inlines them as one script (:func:`resulttracker.web.report.bundle_modules`).
+PAGE_MODULES = (
+    "main.js",
+    "values.js",
+    "where.js",
+    "statistics.js",
+    "dom.js",
+    "state.js",
+    "table.js",
+    "plots.js",
+    "trials.js",
+    "scatter.js",
+    "parallel.js",
+    "groups.js",
+    "views.js",
+    "live.js",
+    "downloads.js",
+)
+
+_MODULE_PATHS = {f"/static/{name}": name for name in PAGE_MODULES}
 _RECORD_PARAMETERS = {"since", "prefix", "where"}
 _GZIP_MINIMUM = 1024
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Environ = dict[str, Any]
+Response = tuple[str, list[tuple[str, str]], bytes]
+
+
+def finish_response(status: str, headers: list[tuple[str, str]], body: bytes) -> Response:
+    """The one way out for every response: its length and the security headers.
+
+    A header of the same name set by the caller is replaced, so no response
+    can weaken the policy.
+    """
+    managed = {name.lower() for name, _ in SECURITY_HEADERS} | {"content-length"}
+    kept = [(name, value) for name, value in headers if name.lower() not in managed]
+    if not any(name.lower() == "cache-control" for name, _ in kept):
+        kept.append(("Cache-Control", "no-store"))
+    return status, [*kept, ("Content-Length", str(len(body))), *SECURITY_HEADERS], body
+
+
+def _error(status: str, message: str) -> Response:
+    return finish_response(*_text(status, message))
 
 
 def plotly_script() -> bytes:
@@ -82,7 +147,8 @@ def plotly_script() -> bytes:
 
 
 def static_file(name: str) -> bytes:
-    """One of the dashboard's own files (``app.js``, ``app.css``, ``index.html``)."""
+    """One of the dashboard's own files (a module of :data:`PAGE_MODULES`, ``app.css``,
+    ``index.html``)."""
     return (resources.files(__package__) / "static" / name).read_bytes()
 
 
@@ -143,16 +209,24 @@ class DashboardApp:
     # -- WSGI -----------------------------------------------------------------
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        status, headers, body = self.respond(environ)
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            headers = [*headers, ("Content-Length", str(len(body)))]
-            body = b""
-        else:
-            headers = [*headers, ("Content-Length", str(len(body)))]
-        start_response(status, [*headers, *_SECURITY_HEADERS])
-        return [body]
+        status, headers, body = self.handle(environ)
+        start_response(status, headers)
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
-    def respond(self, environ: Environ) -> tuple[str, list[tuple[str, str]], bytes]:
+    def handle(self, environ: Environ) -> Response:
+        """The finished response to one request (a HEAD's body is for its length only).
+
+        Any failure of the app itself is a 500 with a generic message (the
+        traceback goes to stderr, never to the client).
+        """
+        try:
+            response = self.respond(environ)
+        except Exception:  # a bug must still answer, with the headers
+            traceback.print_exc(file=sys.stderr)
+            response = _json_error("500 Internal Server Error", "internal error", False)
+        return finish_response(*response)
+
+    def respond(self, environ: Environ) -> Response:
         """Status, headers and body for one request."""
         if not self._host_allowed(environ.get("HTTP_HOST", "")):
             return _text("421 Misdirected Request", "unknown Host header\n")
@@ -173,14 +247,14 @@ class DashboardApp:
                 [("Content-Type", "text/html; charset=utf-8")],
                 static_file("index.html"),
             )
-        if path == "/static/app.js":
-            return _static("text/javascript; charset=utf-8", static_file("app.js"))
+        if path in _MODULE_PATHS:
+            return _static("text/javascript; charset=utf-8", static_file(_MODULE_PATHS[path]))
         if path == "/static/app.css":
             return _static("text/css; charset=utf-8", static_file("app.css"))
         if path == "/static/plotly.min.js":
             return self._plotly_response(gzip_ok)
         if path == "/favicon.ico":
-            return "204 No Content", [], b""
+            return "204 No Content", [("Cache-Control", "max-age=3600")], b""
         if path == "/api/config":
             return _json(
                 {"refresh": self.refresh, "store": type(self.tracker).__name__, "mode": "live"},
@@ -223,7 +297,7 @@ class DashboardApp:
         try:
             where = parse_where(conditions)
             snapshot = self.changes.snapshot(since, prefix, where)
-        except (InvalidQueryError, InvalidKeyError) as error:
+        except (InvalidQueryError, InvalidKeyError, InvalidCursorError) as error:
             return _json_error("400 Bad Request", str(error), gzip_ok)
         except ResultTrackerError as error:
             return _json_error("502 Bad Gateway", f"the store failed: {error}", gzip_ok)
@@ -254,7 +328,9 @@ def _static(content_type: str, body: bytes) -> tuple[str, list[tuple[str, str]],
 
 def _json(payload: Any, gzip_ok: bool) -> tuple[str, list[tuple[str, str]], bytes]:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    data = body.encode()
+    # A lone surrogate (from a file name that is not UTF-8, say) can only sit inside
+    # a JSON string, where backslashreplace writes it as the JSON escape \\udXXX.
+    data = body.encode("utf-8", "backslashreplace")
     headers = [
         ("Content-Type", "application/json; charset=utf-8"),
         ("Cache-Control", "no-store"),
@@ -265,9 +341,7 @@ def _json(payload: Any, gzip_ok: bool) -> tuple[str, list[tuple[str, str]], byte
     return "200 OK", headers, data
 
 
-def _json_error(
-    status: str, message: str, gzip_ok: bool
-) -> tuple[str, list[tuple[str, str]], bytes]:
+def _json_error(status: str, message: str, gzip_ok: bool) -> Response:
     _, headers, body = _json({"error": message}, gzip_ok)
     return status, headers, body
 
@@ -300,25 +374,385 @@ def make_app(
     )
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
+@dataclass(frozen=True)
+class ServerLimits:
+    """Bounds that keep the server answering whatever its clients do.
+
+    Connections are read and written by one event loop (an idle or slow
+    connection holds no thread); only a complete request is handed to one of
+    ``workers`` threads, which computes the answer without touching the
+    network.
+
+    Parameters
+    ----------
+    workers : int, default 8
+        Threads computing answers (reading the store); further complete
+        requests wait for one.
+    max_connections : int, default 512
+        Open connections. When a new one would exceed it, the connection that
+        has been sending its request the longest is dropped (or, if every one
+        is being answered, the new one gets a 503).
+    header_timeout : float, default 10.0
+        Seconds from a connection's opening to the end of its request (head
+        and body); a client slower than that gets a 408 and is disconnected.
+    write_timeout : float, default 60.0
+        Seconds a client has to take the whole answer before it is
+        disconnected.
+    max_request_line : int, default 8192
+        Bytes in the request line (method, target, version); longer is a 414.
+    max_header_bytes : int, default 32768
+        Bytes in all header lines together; more is a 431 (as is one header
+        line longer than ``max_request_line``).
+    max_headers : int, default 100
+        Header fields; more is a 431.
+    max_body_bytes : int, default 65536
+        A request body (the dashboard reads none; it is discarded) declared
+        longer is a 413, without reading it.
+    """
+
+    workers: int = 8
+    max_connections: int = 512
+    header_timeout: float = 10.0
+    write_timeout: float = 60.0
+    max_request_line: int = 8192
+    max_header_bytes: int = 32768
+    max_headers: int = 100
+    max_body_bytes: int = 65536
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "max_connections", "max_request_line", "max_headers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        for name in ("header_timeout", "write_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)!r}")
+        for name in ("max_header_bytes", "max_body_bytes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+class _ProtocolError(Exception):
+    """A request the server answers itself, without the app: ``status`` and why."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
-def run_server(app: DashboardApp, host: str, port: int) -> _ThreadingServer:
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VERSION = re.compile(r"HTTP/([0-9])\.([0-9])")
+
+
+class DashboardServer:
+    """The dashboard's HTTP server: bound at creation, serving in :meth:`serve_forever`.
+
+    It speaks the part of HTTP/1.1 a browser needs for a read-only page: one
+    request per connection (``Connection: close``), no request bodies. Every
+    answer, including its own refusals of malformed or slow requests, is built
+    by :func:`finish_response`, so each carries the same security headers.
+
+    Parameters
+    ----------
+    app : DashboardApp
+        What answers the requests.
+    host, port : str, int
+        The address to bind (port 0: any free port).
+    limits : ServerLimits, optional
+        Timeouts and sizes; :class:`ServerLimits` gives the defaults.
+    """
+
+    def __init__(
+        self, app: DashboardApp, host: str, port: int, limits: ServerLimits | None = None
+    ) -> None:
+        self.app = app
+        self.limits = limits or ServerLimits()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.create_server((host, port), family=family, backlog=128)
+        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.limits.workers, thread_name_prefix="resulttracker-dashboard"
+        )
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._shutdown_requested = False
+        self._finished = threading.Event()
+        # Every open connection's transport; those still sending their request, oldest first.
+        self._connections: set[asyncio.WriteTransport] = set()
+        self._reading: dict[asyncio.WriteTransport, None] = {}
+
+    def get_app(self) -> DashboardApp:
+        """The application this server runs."""
+        return self.app
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until :meth:`shutdown` (from another thread) or Ctrl-C.
+
+        ``poll_interval`` is accepted for compatibility with
+        :class:`socketserver.BaseServer` and unused: shutdown is immediate.
+        """
+        del poll_interval
+        self._finished.clear()
+        try:
+            asyncio.run(self._serve())
+        finally:
+            with self._lock:
+                self._loop = self._stop = None
+            self._finished.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` and wait until it has returned."""
+        with self._lock:
+            self._shutdown_requested = True
+            loop, stop = self._loop, self._stop
+        if loop is None or stop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:  # the loop has just closed
+            return
+        self._finished.wait()
+
+    def server_close(self) -> None:
+        """Close the listening socket and let the worker threads end."""
+        self.socket.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _serve(self) -> None:
+        with self._lock:
+            if self._shutdown_requested:
+                return
+            self._loop = asyncio.get_running_loop()
+            self._stop = stop = asyncio.Event()
+        line_limit = max(self.limits.max_request_line, 1024)
+        server = await asyncio.start_server(self._connection, sock=self.socket, limit=line_limit)
+        try:
+            await stop.wait()
+        finally:
+            server.close()
+            for transport in list(self._connections):
+                transport.abort()
+            await server.wait_closed()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        transport = writer.transport
+        limits = self.limits
+        method = "GET"
+        refused = False  # answered without reading the whole request
+        try:
+            if not self._admit(transport):
+                refused = True
+                response = _error("503 Service Unavailable", "too many open connections\n")
+            else:
+                try:
+                    environ = await asyncio.wait_for(
+                        self._read_request(reader), limits.header_timeout
+                    )
+                except asyncio.TimeoutError:
+                    refused = True
+                    response = _error("408 Request Timeout", "the request took too long\n")
+                except _ProtocolError as problem:
+                    refused = True
+                    response = _error(problem.status, problem.message + "\n")
+                else:
+                    method = environ["REQUEST_METHOD"]
+                    self._reading.pop(transport, None)
+                    loop = asyncio.get_running_loop()
+                    response = await loop.run_in_executor(self._executor, self.app.handle, environ)
+            self._reading.pop(transport, None)
+            await asyncio.wait_for(
+                self._send(writer, response, method, reader if refused else None),
+                limits.write_timeout,
+            )
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, OSError):
+            transport.abort()  # the client left, or would not take the answer
+        except asyncio.CancelledError:
+            transport.abort()
+            raise
+        except Exception:  # a bug here must cost one connection, never the server
+            traceback.print_exc(file=sys.stderr)
+            transport.abort()
+        finally:
+            self._reading.pop(transport, None)
+            self._connections.discard(transport)
+
+    def _admit(self, transport: asyncio.WriteTransport) -> bool:
+        """Count a new connection, dropping the slowest sender when there are too many.
+
+        False when the server is full of connections that are all being answered.
+        """
+        if len(self._connections) >= self.limits.max_connections:
+            if not self._reading:
+                return False
+            oldest = next(iter(self._reading))
+            del self._reading[oldest]
+            self._connections.discard(oldest)
+            oldest.abort()
+        self._connections.add(transport)
+        self._reading[transport] = None
+        return True
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> Environ:
+        limits = self.limits
+        line = await self._read_line(reader, "414 URI Too Long", "the request line is too long")
+        if not line.strip():  # RFC 9112: ignore one empty line before the request line
+            line = await self._read_line(reader, "414 URI Too Long", "the request line is too long")
+        method, target, version = _parse_request_line(line)
+        headers: list[tuple[str, str]] = []
+        total = 0
+        while True:
+            line = await self._read_line(
+                reader, "431 Request Header Fields Too Large", "a header line is too long"
+            )
+            if line in ("\r\n", "\n"):
+                break
+            total += len(line)
+            if total > limits.max_header_bytes:
+                raise _ProtocolError(
+                    "431 Request Header Fields Too Large", "the headers are too large"
+                )
+            if len(headers) >= limits.max_headers:
+                raise _ProtocolError(
+                    "431 Request Header Fields Too Large",
+                    f"more than {limits.max_headers} header fields",
+                )
+            headers.append(_parse_header(line))
+        environ = _environ(method, target, version, headers, self.server_address)
+        await self._discard_body(reader, headers)
+        return environ
+
+    async def _read_line(self, reader: asyncio.StreamReader, status: str, message: str) -> str:
+        try:
+            data = await reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError:
+            raise _ProtocolError(status, message) from None
+        if len(data) > self.limits.max_request_line:
+            raise _ProtocolError(status, message)
+        return data.decode("iso-8859-1")
+
+    async def _discard_body(
+        self, reader: asyncio.StreamReader, headers: list[tuple[str, str]]
+    ) -> None:
+        names = [name for name, _ in headers]
+        lengths = {value.strip() for name, value in headers if name == "content-length"}
+        if "transfer-encoding" in names:
+            if lengths:
+                raise _ProtocolError("400 Bad Request", "both Content-Length and Transfer-Encoding")
+            raise _ProtocolError(
+                "501 Not Implemented", "request bodies with Transfer-Encoding are not accepted"
+            )
+        if not lengths:
+            return
+        if len(lengths) > 1 or not all(
+            len(v) <= 20 and v.isascii() and v.isdigit() for v in lengths
+        ):
+            raise _ProtocolError("400 Bad Request", "invalid Content-Length")
+        length = int(lengths.pop())
+        if length > self.limits.max_body_bytes:
+            raise _ProtocolError(
+                "413 Content Too Large",
+                f"request bodies are limited to {self.limits.max_body_bytes} bytes (and unused)",
+            )
+        if length:
+            await reader.readexactly(length)
+
+    async def _send(
+        self,
+        writer: asyncio.StreamWriter,
+        response: Response,
+        method: str,
+        unread: asyncio.StreamReader | None,
+    ) -> None:
+        status, headers, body = response
+        head = [f"HTTP/1.1 {status}", *(f"{name}: {value}" for name, value in headers)]
+        head += [f"Date: {formatdate(usegmt=True)}", "Connection: close", "", ""]
+        writer.transport.set_write_buffer_limits(high=65536)
+        writer.write("\r\n".join(head).encode("iso-8859-1"))
+        if method != "HEAD":
+            writer.write(body)
+        await writer.drain()
+        if unread is not None:
+            # Closing a socket with unread input makes the kernel reset the
+            # connection, which can destroy the answer before the client reads
+            # it: end our side, then read (and drop) a little of theirs first.
+            writer.write_eof()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(_drain_input(unread, 1 << 16), _LINGER_SECONDS)
+        writer.close()
+        await writer.wait_closed()
+
+
+_LINGER_SECONDS = 2.0
+
+
+async def _drain_input(reader: asyncio.StreamReader, limit: int) -> None:
+    while limit > 0:
+        data = await reader.read(min(limit, 65536))
+        if not data:
+            return
+        limit -= len(data)
+
+
+def _parse_request_line(line: str) -> tuple[str, str, str]:
+    parts = line.rstrip("\r\n").split(" ")
+    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not parts[1]:
+        raise _ProtocolError("400 Bad Request", "malformed request line")
+    method, target, version = parts
+    found = _VERSION.fullmatch(version)
+    if found is None:
+        raise _ProtocolError("400 Bad Request", "malformed HTTP version")
+    if found.group(1) != "1":
+        raise _ProtocolError("505 HTTP Version Not Supported", "HTTP/1.0 and HTTP/1.1 only")
+    if not target.startswith("/") or any(ord(c) <= 32 or ord(c) == 127 for c in target):
+        raise _ProtocolError("400 Bad Request", "the request target must be a path")
+    return method, target, version
+
+
+def _parse_header(line: str) -> tuple[str, str]:
+    if line[:1] in (" ", "\t"):
+        raise _ProtocolError("400 Bad Request", "folded header lines are not accepted")
+    name, colon, value = line.partition(":")
+    if not colon or not _TOKEN.fullmatch(name):
+        raise _ProtocolError("400 Bad Request", "malformed header line")
+    value = value.strip(" \t\r\n")
+    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+        raise _ProtocolError("400 Bad Request", "a control character in a header")
+    return name.lower(), value
+
+
+def _environ(
+    method: str,
+    target: str,
+    version: str,
+    headers: list[tuple[str, str]],
+    address: tuple[str, int],
+) -> Environ:
+    path, _, query = target.partition("?")
+    environ: Environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": unquote(path, "iso-8859-1"),
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": version,
+        "SERVER_NAME": address[0],
+        "SERVER_PORT": str(address[1]),
+        "SCRIPT_NAME": "",
+    }
+    for name, value in headers:
+        if name == "host" and "HTTP_HOST" in environ:
+            raise _ProtocolError("400 Bad Request", "more than one Host header")
+        variable = {"content-length": "CONTENT_LENGTH", "content-type": "CONTENT_TYPE"}.get(
+            name, "HTTP_" + name.upper().replace("-", "_")
+        )
+        environ[variable] = f"{environ[variable]},{value}" if variable in environ else value
+    return environ
+
+
+def run_server(
+    app: DashboardApp, host: str, port: int, limits: ServerLimits | None = None
+) -> DashboardServer:
     """Bind ``app`` to ``host:port`` (0: any free port) without serving yet."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-
-    class Server(_ThreadingServer):
-        address_family = family
-
-    server = make_server(host, port, app, server_class=Server, handler_class=_QuietHandler)
-    return server
+    return DashboardServer(app, host, port, limits)
 
 
 def page_address(host: str, port: int) -> str:
@@ -337,6 +771,7 @@ def serve_forever(
     refresh: float,
     open_browser: bool,
     ready: Callable[[str], None] | None = None,
+    limits: ServerLimits | None = None,
 ) -> None:
     """Run the dashboard until interrupted (Ctrl-C)."""
     if not _loopback(host):
@@ -346,7 +781,7 @@ def serve_forever(
             file=sys.stderr,
         )
     app = make_app(tracker, refresh=refresh, host=host)
-    server = run_server(app, host, port)
+    server = run_server(app, host, port, limits)
     bound_port = server.server_address[1]
     address = page_address(host, bound_port)
     print(f"resulttracker dashboard for {tracker!r} at {address} (Ctrl-C to stop)", flush=True)

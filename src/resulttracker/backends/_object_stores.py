@@ -1,0 +1,158 @@
+"""What differs between the object stores behind :class:`~.fsspec.RemoteFiles`.
+
+Three questions the fsspec file systems answer differently, or not faithfully:
+
+* did a request fail because the key or because the bucket (container) is
+  missing? S3 and Azure say so in an error code that travels as the cause of
+  the ``FileNotFoundError``; gcsfs drops the answer's body, so on GCS the bucket
+  itself is asked (:func:`container_exists`);
+* what are the objects' names? ``find`` hides or rewrites some (adlfs drops the
+  ``/`` that ends a folder marker, so ``exp/`` lists as the key ``exp``; gcsfs
+  turns ``a//b`` into ``a/b``), so listings go to each store's own listing call
+  (:func:`list_objects`), which also returns the modification time;
+* a range read of an empty object is refused with each store's own error
+  (:func:`is_unsatisfiable_range`).
+
+The coroutines run on the file system's event loop, under the caller's
+deadline, for the protocols in :data:`KNOWN_PROTOCOLS`; other file systems get
+plain fsspec calls from the caller.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+__all__ = [
+    "KNOWN_PROTOCOLS",
+    "container_exists",
+    "is_unsatisfiable_range",
+    "list_objects",
+    "names_missing_container",
+    "names_missing_key",
+]
+
+#: Codes with which a store says the bucket (container) itself does not exist.
+_MISSING_CONTAINER_CODES = frozenset({"NoSuchBucket", "ContainerNotFound"})
+#: Codes with which a store says the key does not exist, in a bucket that does.
+_MISSING_KEY_CODES = frozenset({"NoSuchKey", "BlobNotFound"})
+
+#: The stores asked through their own calls (by fsspec protocol); others get plain
+#: fsspec calls.
+KNOWN_PROTOCOLS = frozenset({"s3", "gs", "abfs"})
+
+#: Objects per listing request (the most S3 and GCS return; Azure's default is 5,000).
+_PAGE = 1000
+
+
+def _codes(error: BaseException) -> Iterator[str]:
+    """The store error codes carried by ``error`` and the errors it came from."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "error_code", None)  # azure-core's HttpResponseError
+        response = getattr(current, "response", None)
+        if isinstance(response, dict):  # botocore's ClientError
+            code = response.get("Error", {}).get("Code", code)
+        if isinstance(code, str):  # Azure's codes are str enums
+            yield str(code)
+        current = current.__cause__ or current.__context__
+
+
+def names_missing_container(error: BaseException) -> bool:
+    """Whether the store said, in ``error``, that the bucket does not exist."""
+    return any(code in _MISSING_CONTAINER_CODES for code in _codes(error))
+
+
+def names_missing_key(error: BaseException) -> bool:
+    """Whether the store said, in ``error``, that the key (not the bucket) is missing."""
+    return any(code in _MISSING_KEY_CODES for code in _codes(error))
+
+
+def is_unsatisfiable_range(error: BaseException) -> bool:
+    """Whether ``error`` refuses a range read (HTTP 416), as every store does for
+    any range of an empty object."""
+    if getattr(error, "status_code", None) == 416 or getattr(error, "code", None) == 416:
+        return True  # azure-core, gcsfs
+    return (
+        isinstance(error, OSError)  # s3fs
+        and error.errno == errno.EINVAL
+        and "range" in str(error).lower()
+    )
+
+
+async def container_exists(fs: Any, protocol: str, container: str) -> bool:
+    """Ask the store whether ``container`` exists (one request); other failures raise."""
+    if protocol == "s3":
+        try:
+            await fs._call_s3("head_bucket", Bucket=container)
+        except FileNotFoundError:
+            return False
+        return True
+    if protocol == "gs":
+        try:
+            await fs._call("GET", "b/{}", container, json_out=True)
+        except FileNotFoundError:
+            return False
+        return True
+    if protocol == "abfs":
+        from azure.core.exceptions import ResourceNotFoundError
+
+        async with fs.service_client.get_container_client(container) as client:
+            try:
+                await client.get_container_properties()
+            except ResourceNotFoundError:
+                return False
+        return True
+    raise ValueError(f"no bucket check for the protocol {protocol!r}")
+
+
+async def list_objects(
+    fs: Any, protocol: str, container: str, prefix: str
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """Yield ``(name, info)`` for every object of ``container`` whose name starts
+    with ``prefix``: names exactly as stored (``bucket/`` not included), and
+    ``info`` with at least ``size`` and a modification time."""
+    if protocol == "s3":
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            page = await fs._call_s3(
+                "list_objects_v2", Bucket=container, Prefix=prefix, MaxKeys=_PAGE, **extra
+            )
+            for item in page.get("Contents", []):
+                yield (
+                    item["Key"],
+                    {"size": item.get("Size"), "LastModified": item.get("LastModified")},
+                )
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+    elif protocol == "gs":
+        page_token: str | None = None
+        while True:
+            page = await fs._call(
+                "GET",
+                "b/{}/o",
+                container,
+                prefix=prefix or None,
+                pageToken=page_token,
+                maxResults=_PAGE,
+                json_out=True,
+            )
+            for item in page.get("items", []):
+                yield (
+                    item["name"],
+                    {"size": int(item.get("size", 0)), "updated": item.get("updated")},
+                )
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return
+    elif protocol == "abfs":
+        async with fs.service_client.get_container_client(container) as client:
+            async for blob in client.list_blobs(name_starts_with=prefix or None):
+                yield blob.name, {"size": blob.size, "last_modified": blob.last_modified}
+    else:
+        raise ValueError(f"no object listing for the protocol {protocol!r}")

@@ -828,6 +828,8 @@ class SQLResultTracker(StoreTracker):
         if not self._in_memory:
             self._pool.forget()
             self._engine.dispose(close=False)
+        # A parent thread may have held it at the fork.
+        self._ready_lock = threading.Lock()
         self._generation = _forks[0]
 
     def _attempt(self, work: Callable[[Connection], T], deadline: _Deadline | None) -> T:
@@ -1322,10 +1324,14 @@ class _Pool:
             self._changed.notify()
 
     def forget(self) -> None:
-        """Drop every connection without closing it (after a fork: the parent's)."""
-        with self._changed:
-            self._idle = []
-            self._made = 0
+        """Drop every connection without closing it (after a fork: the parent's).
+
+        Called in a forked child, where the lock may have been held by a parent
+        thread at the fork: it is replaced, not taken."""
+        self._changed = threading.Condition(threading.Lock())
+        self._idle = []
+        self._made = 0
+        self._waiting = 0
 
     def close(self) -> None:
         with self._changed:
@@ -1419,8 +1425,16 @@ class _RedactedError(Exception):
 #: the watchdog that saw another number must drop what it inherited. (Cheaper on
 #: every operation than a getpid system call.)
 _forks = [0]
+
+
+def _after_fork_in_child() -> None:
+    _forks[0] += 1
+    # The watchdog's thread is gone, and its lock may have been held by it.
+    _WATCHDOG.reset()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Deadline:
@@ -1453,6 +1467,13 @@ class _Watchdog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._armed: set[_Deadline] = set()
+        self._local = threading.local()
+        self._generation = -1
+
+    def reset(self) -> None:
+        """Forget everything (in a forked child: no thread watches there yet)."""
+        self._lock = threading.Lock()
+        self._armed = set()
         self._local = threading.local()
         self._generation = -1
 

@@ -620,26 +620,28 @@ class SQLResultTracker(StoreTracker):
 
     def _schema_is_ready(self, connection: Connection) -> bool:
         """Whether both tables are there, ours and in this layout version, found
-        with two plain queries (a fresh reader's only cost); ``False`` when
-        anything differs (missing tables included), for the full check to say what."""
+        with one plain query (a fresh reader's only cost); ``False`` when anything
+        differs (missing tables included), for the full check to say what."""
         quote = self._engine.dialect.identifier_preparer.quote
+        # The version row beside the results table's columns (and none of its rows).
+        query = (
+            f"SELECT * FROM {quote(self._schema.name)} LEFT JOIN "
+            f"(SELECT * FROM {quote(self._results.name)} WHERE 1 = 0) AS empty_results "
+            "ON 1 = 0"
+        )
         try:
-            schema = connection.exec_driver_sql(f"SELECT * FROM {quote(self._schema.name)} LIMIT 2")
-            names = [column[0].lower() for column in schema.cursor.description]
-            versions = [tuple(row) for row in schema.fetchall()]
-            results = connection.exec_driver_sql(
-                f"SELECT * FROM {quote(self._results.name)} LIMIT 0"
-            )
-            columns = sorted(column[0].lower() for column in results.cursor.description)
-            results.close()
+            result = connection.exec_driver_sql(query)
+            names = [column[0].lower() for column in result.cursor.description]
+            rows = [tuple(row) for row in result.fetchmany(2)]
+            result.close()
         except sa_exc.DBAPIError as error:
             if error.connection_invalidated or self._timeout_hint(error, None):
                 raise  # not a question of layout: the full check would only wait again
             return False
         return (
-            names == ["version"]
-            and versions == [(SCHEMA_VERSION,)]
-            and columns == ["document", "key", "modified"]
+            names[:1] == ["version"]
+            and sorted(names[1:]) == ["document", "key", "modified"]
+            and rows == [(SCHEMA_VERSION, None, None, None)]
         )
 
     def _check_columns(self, inspector: Any, table: str, expected: list[str]) -> None:

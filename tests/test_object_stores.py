@@ -99,7 +99,9 @@ def test_the_command_line_names_a_missing_bucket(object_store: StoreHarness) -> 
     for command in (["ls"], ["put", "k", "x=1"], ["get", "k"]):
         result = CliRunner().invoke(cli.cli, ["--base", base, *options, *command])
         assert result.exit_code != 0, (command, result.output)
-        assert f"'{bucket}' does not exist" in result.stderr, (command, result.stderr)
+        # The library names the bucket; reading commands name the base holding it.
+        assert bucket in result.stderr, (command, result.stderr)
+        assert "does not exist" in result.stderr, (command, result.stderr)
         assert "Traceback" not in result.stderr
     assert object_store.raw_containers is not None
     assert bucket not in object_store.raw_containers()

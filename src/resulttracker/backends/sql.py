@@ -1,10 +1,12 @@
 """``SQLResultTracker``: one row per key in a SQL table (SQLite, PostgreSQL, MariaDB/MySQL).
 
 The table holds the key, the results document exactly as :mod:`resulttracker.codec`
-encodes it (as text) and the UTC time of the last write. A second table,
-``<table>_schema``, records the layout version so that a table written by another
-version of resulttracker (or by something else entirely) is refused rather than
-misread.
+encodes it (as text), the UTC time of the last write and a revision that every
+write changes (layout version 2; a table of version 1 is read as it is and gains
+the column on its first write, see :meth:`SQLResultTracker._make_schema`). A
+second table, ``<table>_schema``, records the layout version so that a table
+written by another version of resulttracker (or by something else entirely) is
+refused rather than misread.
 
 Built on SQLAlchemy 2 Core. Per dialect:
 
@@ -16,6 +18,10 @@ Built on SQLAlchemy 2 Core. Per dialect:
   would not).
 * **Writes are one upsert statement**: ``INSERT ... ON CONFLICT DO UPDATE``
   (SQLite, PostgreSQL) or ``INSERT ... ON DUPLICATE KEY UPDATE`` (MariaDB/MySQL).
+  An insert gives the row a random revision, an update adds one to it.
+* **Version tags** (the change feed, :meth:`~resulttracker.store.Store.list_versions`)
+  are ``r:<revision>:<modified>``, read only by the queries that list or read
+  versions: ``get``, ``put`` and ``scan`` never read the revision.
 * **Prefix queries are index ranges**: ``key = p`` or ``p/ <= key < p0`` ('0' is
   the character after '/'), never ``LIKE``, so ``%`` and ``_`` are literal.
 * **One round trip per operation**: every connection is in autocommit, so a
@@ -73,7 +79,7 @@ from .._urls import redact_url
 from ..api import StoreTracker, _check_duration
 from ..errors import CorruptResultError, ResultTrackerError, StoreError
 from ..model import Record
-from ..store import BATCH_SIZE, Store
+from ..store import BATCH_SIZE, Listed, Store, Versioned
 from ..validation import KeyType, Results, normalize_key
 
 __all__ = ["SCHEMA_VERSION", "SQLResultTracker", "Timeouts"]
@@ -81,7 +87,13 @@ __all__ = ["SCHEMA_VERSION", "SQLResultTracker", "Timeouts"]
 T = TypeVar("T")
 
 #: The version of the table layout this module reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older layouts this module reads as they are and upgrades on the first write.
+_UPGRADABLE_VERSIONS = (1,)
+
+#: The results table's columns in layout version 2, and in version 1 (no revision).
+_COLUMNS = ["document", "key", "modified", "revision"]
+_COLUMNS_V1 = ["document", "key", "modified"]
 
 #: Dialect name -> (driver used when the URL names none, extra that installs it).
 _DIALECTS = {
@@ -252,6 +264,9 @@ def _build_tables(name: str) -> tuple[sa.Table, sa.Table]:
         sa.Column("key", _Key(), primary_key=True),
         sa.Column("document", _DOCUMENT, nullable=False),
         sa.Column("modified", _UTCTime(), nullable=False),
+        # Changed by every write: a fresh random value on insert, +1 on update, so
+        # that a key deleted and written again never repeats a revision it had.
+        sa.Column("revision", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
         mysql_engine="InnoDB",
         mysql_charset="utf8mb4",
     )
@@ -361,7 +376,10 @@ class SQLResultTracker(StoreTracker):
             else None
         )
         self._results, self._schema = _define_tables(table)
+        # _ready: reads may run; _writable: the table is in this layout version
+        # (False while a version-1 table is read as it is, before its upgrade).
         self._ready = False
+        self._writable = False
         self._ready_lock = threading.Lock()
         self._generation = _forks[0]
         # The document's bytes as stored, straight into the codec: SQLite hands
@@ -444,7 +462,7 @@ class SQLResultTracker(StoreTracker):
         return [(key, found.get(key)) for key in keys]
 
     def _write(self, key: str, document: bytes) -> None:
-        if not self._ready:
+        if not self._writable:
             self._prepare(create=True)
         sql, parameters = self._sql.write(key, document.decode("utf-8"))
         self._execute("writing key", key, _run_statement, sql, parameters)
@@ -520,6 +538,48 @@ class SQLResultTracker(StoreTracker):
             limit = max(1, min(BATCH_SIZE, _SCAN_BATCH_BYTES * len(rows) // max(size, 1)))
             after = rows[-1][0]
 
+    # -- version tags (the change feed): the revision column, read only here ---------
+
+    def _list_versions(self, prefix: str) -> list[Listed]:
+        if not self._ready and not self._prepare(create=False):
+            return []
+        statements = self._sql
+        sql, parameters = statements.list_versions(prefix)
+        rows = self._execute("listing keys with versions", None, _fetch_all, sql, parameters)
+        key_of, version_of = statements.key, statements.version
+        listed = []
+        for key, revision, modified in rows:
+            version, when = version_of(revision, modified)
+            listed.append(Listed(key_of(key), version, when))
+        return listed
+
+    def _read_versioned(self, key: str) -> Versioned:
+        if not self._ready and not self._prepare(create=False):
+            return _NOT_FOUND
+        statements = self._sql
+        sql, parameters = statements.read_versioned(key)
+        row = self._execute("reading key", key, _fetch_one, sql, parameters)
+        if row is None:
+            return _NOT_FOUND
+        document, revision, modified = row
+        version, when = statements.version(revision, modified)
+        return Versioned(statements.document(document), version, when)
+
+    def _read_many_versioned(self, keys: Sequence[str]) -> list[tuple[str, Versioned]]:
+        if not self._ready and not self._prepare(create=False):
+            return [(key, _NOT_FOUND) for key in keys]
+        statements = self._sql
+        found: dict[str, Versioned] = {}
+        key_of, document_of, version_of = statements.key, statements.document, statements.version
+        for start in range(0, len(keys), _READ_CHUNK):
+            chunk = keys[start : start + _READ_CHUNK]
+            sql, parameters = statements.read_many(chunk, versioned=True)
+            rows = self._execute(f"reading {len(chunk)} keys", None, _fetch_all, sql, parameters)
+            for key, document, revision, modified in rows:
+                version, when = version_of(revision, modified)
+                found[key_of(key)] = Versioned(document_of(document), version, when)
+        return [(key, found.get(key, _NOT_FOUND)) for key in keys]
+
     # -- helpers ---------------------------------------------------------------------
 
     def _build_upsert(self) -> Any:
@@ -530,23 +590,31 @@ class SQLResultTracker(StoreTracker):
             insert = dialect.insert(table)
             return insert.on_conflict_do_update(
                 index_elements=[table.c.key],
-                set_={"document": insert.excluded.document, "modified": insert.excluded.modified},
+                set_={
+                    "document": insert.excluded.document,
+                    "modified": insert.excluded.modified,
+                    "revision": table.c.revision + 1,
+                },
             )
         my_insert = mysql.insert(table)
         return my_insert.on_duplicate_key_update(
-            document=my_insert.inserted.document, modified=my_insert.inserted.modified
+            document=my_insert.inserted.document,
+            modified=my_insert.inserted.modified,
+            revision=table.c.revision + 1,
         )
 
     def _prepare(self, *, create: bool) -> bool:
         """Make sure the tables exist in the expected version; return whether they do.
 
         With ``create=False`` (reads) missing tables are not created and ``False``
-        is returned, so that reading never needs write access to the database.
+        is returned, and a version-1 table is read as it is (its revision reads
+        as 0), so that reading never needs write access to the database. With
+        ``create=True`` (writes) a version-1 table is upgraded.
         """
-        if self._ready:
+        if self._writable or (self._ready and not create):
             return True
         with self._ready_lock:
-            if self._ready:
+            if self._writable or (self._ready and not create):
                 return True
             if self._sqlite_file is not None and not os.path.exists(self._sqlite_file):
                 # Connecting would create an empty database file: a read must not,
@@ -558,16 +626,21 @@ class SQLResultTracker(StoreTracker):
             if state == "missing":
                 if not create:
                     return False
-                self._run("creating the tables", self._create_schema)
+                self._run("creating the tables", self._make_schema)
+            elif state == "upgrade" and create:
+                self._run("upgrading the table layout", self._make_schema)
+            current = state != "upgrade" or create
             # Compiled now that a connection has told SQLAlchemy the server's
             # version (MariaDB and MySQL 8 spell the upsert differently).
-            self._sql = _Statements(self)
+            self._sql = _Statements(self, revision=current)
             self._ready = True
+            self._writable = current
             return True
 
     def _check_schema(self, connection: Connection, *, quick: bool = True) -> str:
-        """Return ``"ready"`` or ``"missing"``, or raise if the table is not ours or
-        not in the expected version.
+        """Return ``"ready"``, ``"missing"`` or ``"upgrade"`` (a version-1 table,
+        read as it is, upgraded by :meth:`_make_schema`), or raise if the table is
+        not ours or of another version.
 
         Each check is its own statement and may see a creator's progress between
         two of them (on MariaDB/MySQL every DDL statement commits on its own).
@@ -575,8 +648,10 @@ class SQLResultTracker(StoreTracker):
         the version; reading in the order results table, schema table, version
         makes every interleaving give the right answer.
         """
-        if quick and self._schema_is_ready(connection):
-            return "ready"
+        if quick:
+            state = self._quick_state(connection)
+            if state is not None:
+                return state
         inspector = sa.inspect(connection)
         has_results = inspector.has_table(self._results.name)
         has_schema = inspector.has_table(self._schema.name)
@@ -596,9 +671,12 @@ class SQLResultTracker(StoreTracker):
             raise self._not_ours(self._schema.name, f"it holds the version {version!r}")
         if version is None:
             # A creator is at work (or died before recording the version):
-            # _create_schema waits for its lock and completes what is missing.
+            # _make_schema waits for its lock and completes what is missing.
             return "missing"
-        if version != SCHEMA_VERSION:
+        # A version-1 table whose upgrade added the column but died before
+        # recording the version (MariaDB/MySQL: the ALTER commits on its own).
+        layouts = [_COLUMNS_V1, _COLUMNS] if version in _UPGRADABLE_VERSIONS else [_COLUMNS]
+        if version != SCHEMA_VERSION and version not in _UPGRADABLE_VERSIONS:
             age = "an older" if version < SCHEMA_VERSION else "a newer"
             raise StoreError(
                 f"table {self._table_name!r} in {self._shown_url} has layout version "
@@ -613,40 +691,47 @@ class SQLResultTracker(StoreTracker):
                 f"{self._schema.name!r} table exists; drop {self._schema.name!r} or "
                 "choose another table name with table=..."
             )
-        self._check_columns(
-            sa.inspect(connection), self._results.name, ["key", "document", "modified"]
-        )
-        return "ready"
+        self._check_columns(sa.inspect(connection), self._results.name, *layouts)
+        return "ready" if version == SCHEMA_VERSION else "upgrade"
 
-    def _schema_is_ready(self, connection: Connection) -> bool:
-        """Whether both tables are there, ours and in this layout version, found
-        with one plain query (a fresh reader's only cost); ``False`` when anything
-        differs (missing tables included), for the full check to say what."""
+    def _quick_state(self, connection: Connection) -> str | None:
+        """``"ready"`` if both tables are there, ours and in this layout version,
+        ``"upgrade"`` if they are in version 1, found with one plain query (a fresh
+        reader's only cost); ``None`` when anything differs (missing tables
+        included), for the full check to say what."""
         quote = self._engine.dialect.identifier_preparer.quote
-        # The version row beside the results table's columns (and none of its rows).
+        # The newest version row beside the results table's columns (and none of
+        # its rows); an upgraded table keeps the row of version 1 too.
         query = (
             f"SELECT * FROM {quote(self._schema.name)} LEFT JOIN "
             f"(SELECT * FROM {quote(self._results.name)} WHERE 1 = 0) AS empty_results "
-            "ON 1 = 0"
+            "ON 1 = 0 ORDER BY 1 DESC"
         )
         try:
             result = connection.exec_driver_sql(query)
             names = [column[0].lower() for column in result.cursor.description]
-            rows = [tuple(row) for row in result.fetchmany(2)]
+            rows = [tuple(row) for row in result.fetchmany(1)]
             result.close()
         except sa_exc.DBAPIError as error:
             if error.connection_invalidated or self._timeout_hint(error, None):
                 raise  # not a question of layout: the full check would only wait again
-            return False
-        return (
-            names[:1] == ["version"]
-            and sorted(names[1:]) == ["document", "key", "modified"]
-            and rows == [(SCHEMA_VERSION, None, None, None)]
-        )
+            return None
+        if names[:1] != ["version"] or len(rows) != 1:
+            return None
+        version, *results = rows[0]
+        if type(version) is not int or any(value is not None for value in results):
+            return None  # (a bool is not a version)
+        columns = sorted(names[1:])
+        if version == SCHEMA_VERSION and columns == _COLUMNS:
+            return "ready"
+        if version in _UPGRADABLE_VERSIONS and columns == _COLUMNS_V1:
+            return "upgrade"
+        return None
 
-    def _check_columns(self, inspector: Any, table: str, expected: list[str]) -> None:
+    def _check_columns(self, inspector: Any, table: str, *layouts: list[str]) -> None:
         columns = [column["name"] for column in inspector.get_columns(table)]
-        if sorted(name.lower() for name in columns) != sorted(expected):
+        found = sorted(name.lower() for name in columns)
+        if not any(found == sorted(expected) for expected in layouts):
             shown = ", ".join(repr(name) for name in columns)
             raise self._not_ours(table, f"its columns are {shown}")
 
@@ -658,17 +743,39 @@ class SQLResultTracker(StoreTracker):
             "choose another table name with table=..."
         )
 
-    def _create_schema(self, connection: Connection) -> None:
-        """Create both tables and record the version, under a database-wide lock so
-        that many processes starting at once create them exactly once."""
+    def _make_schema(self, connection: Connection) -> None:
+        """Create both tables, or upgrade a version-1 table to version 2 (add the
+        revision column), and record the version, under a database-wide lock so
+        that many processes starting at once do it exactly once.
+
+        Each step of an upgrade is checked before it is made: on MariaDB/MySQL the
+        ``ALTER`` commits on its own, and an upgrader that died after it leaves
+        the column without the version row, which the next one completes.
+        """
         with self._creation_lock(connection):
             # Without the quick check: a failed query would abort the transaction.
-            if self._check_schema(connection, quick=False) == "ready":
+            state = self._check_schema(connection, quick=False)
+            if state == "ready":
                 return
-            # This order is the one _check_schema relies on.
-            for table in (self._schema, self._results):
-                connection.execute(sa.schema.CreateTable(table, if_not_exists=True))
+            if state == "upgrade":
+                self._add_revision(connection)
+            else:
+                # This order is the one _check_schema relies on.
+                for table in (self._schema, self._results):
+                    connection.execute(sa.schema.CreateTable(table, if_not_exists=True))
             connection.execute(self._record_version())
+
+    def _add_revision(self, connection: Connection) -> None:
+        columns = sa.inspect(connection).get_columns(self._results.name)
+        if any(column["name"].lower() == "revision" for column in columns):
+            return
+        dialect = connection.dialect
+        quote = dialect.identifier_preparer.quote
+        kind = self._results.c.revision.type.compile(dialect=dialect)
+        connection.exec_driver_sql(
+            f"ALTER TABLE {quote(self._results.name)} ADD COLUMN {quote('revision')} "
+            f"{kind} NOT NULL DEFAULT 0"
+        )
 
     def _record_version(self) -> Any:
         """An insert of the version row that does nothing if the row is there.
@@ -936,6 +1043,10 @@ class SQLResultTracker(StoreTracker):
         return ""
 
 
+#: A versioned read of a key that has no document.
+_NOT_FOUND = Versioned(None, None, None)
+
+
 class _PoolBusyError(Exception):
     """Every connection of the tracker's pool stayed busy too long."""
 
@@ -1026,7 +1137,7 @@ class _Statements:
     """The hot paths' SQL, compiled once per tracker by SQLAlchemy for its
     dialect, with the conversions between Python values and the driver's."""
 
-    def __init__(self, tracker: SQLResultTracker) -> None:
+    def __init__(self, tracker: SQLResultTracker, *, revision: bool) -> None:
         dialect = tracker._engine.dialect
         self._positional = bool(dialect.positional)
         column = tracker._results.c
@@ -1036,6 +1147,8 @@ class _Statements:
         self._compiled: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._fixed: dict[str, Any] = {}
         self._table = table.name
+        # False: a version-1 table read as it is, whose revision reads as 0.
+        self._revision = revision
         # Keys are text, but UTF-8 bytes in MariaDB/MySQL's VARBINARY column.
         self._bind_key: Callable[[str], Any] = str.encode if is_mysql else _identity
         self.key: Callable[[Any], str] = bytes.decode if is_mysql else _identity
@@ -1049,6 +1162,10 @@ class _Statements:
         # PyMySQL's own DATETIME converter.
         modified = sa.cast(column.modified, sa.String) if is_mysql else column.modified
         fields = sa.select(column.key, tracker._document, modified)
+        # Only the version statements read the revision.
+        stored: Any = column.revision if revision else sa.literal_column("0", sa.BigInteger())
+        revised = stored.label("revision")
+        versions = sa.select(column.key, revised, modified)
         key: Any = sa.bindparam("key")
         after: Any = sa.bindparam("after")
         upper: Any = sa.bindparam("upper")
@@ -1073,6 +1190,12 @@ class _Statements:
                 .order_by(column.key)
                 .limit(limit)
             ),
+            # The change feed sorts a listing itself: no ORDER BY.
+            "versions": lambda: versions,
+            "versions_under": lambda: versions.where(under()),
+            "read_versioned": lambda: sa.select(tracker._document, revised, modified).where(
+                column.key == key
+            ),
         }
         # The hottest statement, ready to run: its text and its parameters' maker.
         self.read_sql = self._sql("read")[0]
@@ -1085,8 +1208,11 @@ class _Statements:
             self.read_parameters = (
                 (lambda key: {"key": key.encode()}) if is_mysql else (lambda key: {"key": key})
             )
-        self._many: dict[int, tuple[str, tuple[str, ...]]] = {}
-        self._many_statement = sa.select(column.key, tracker._document)
+        self._many: dict[tuple[bool, int], tuple[str, tuple[str, ...]]] = {}
+        self._many_statements = {
+            False: sa.select(column.key, tracker._document),
+            True: sa.select(column.key, tracker._document, revised, modified),
+        }
         self._key_column = column.key
         # Unbuffered on PyMySQL: rows are read from the socket as the scan takes them.
         self._stream_class: Any = None
@@ -1118,6 +1244,7 @@ class _Statements:
             getattr(dialect, "is_mariadb", None),
             dialect.label_length,
             self._table,
+            self._revision,
             name,
         )
         cached = _COMPILED.get(flavour)
@@ -1138,14 +1265,16 @@ class _Statements:
             return sql, tuple(values[field] for field in order)
         return sql, values
 
-    def read_many(self, keys: Sequence[str]) -> tuple[str, Any]:
-        count = len(keys)
-        if count not in self._many:
-            names: list[Any] = [sa.bindparam(f"k{number}") for number in range(count)]
-            self._many[count] = self._compile(
-                self._many_statement.where(self._key_column.in_(names))
+    def read_many(self, keys: Sequence[str], *, versioned: bool = False) -> tuple[str, Any]:
+        """The query of ``keys``' documents (with ``versioned``, their revisions
+        and times too)."""
+        shape = (versioned, len(keys))
+        if shape not in self._many:
+            names: list[Any] = [sa.bindparam(f"k{number}") for number in range(len(keys))]
+            self._many[shape] = self._compile(
+                self._many_statements[versioned].where(self._key_column.in_(names))
             )
-        sql, order = self._many[count]
+        sql, order = self._many[shape]
         bound = [self._bind_key(key) for key in keys]
         if self._positional:
             return sql, tuple(bound[int(name[1:])] for name in order)
@@ -1153,9 +1282,14 @@ class _Statements:
 
     def write(self, key: str, document: str) -> tuple[str, Any]:
         modified = self._bind_time(datetime.now(timezone.utc))
-        return self._bind(
-            "write", {"key": self._bind_key(key), "document": document, "modified": modified}
-        )
+        values = {
+            "key": self._bind_key(key),
+            "document": document,
+            "modified": modified,
+            # An insert's revision (an update adds one to the row's instead).
+            "revision": random.getrandbits(62),
+        }
+        return self._bind("write", values)
 
     def delete(self, key: str) -> tuple[str, Any]:
         return self._bind("delete", {"key": self._bind_key(key)})
@@ -1173,6 +1307,21 @@ class _Statements:
         if not prefix:
             return self._bind("count", {})
         return self._bind("count_under", self._under(prefix))
+
+    def list_versions(self, prefix: str) -> tuple[str, Any]:
+        if not prefix:
+            return self._bind("versions", {})
+        return self._bind("versions_under", self._under(prefix))
+
+    def read_versioned(self, key: str) -> tuple[str, Any]:
+        return self._bind("read_versioned", {"key": self._bind_key(key)})
+
+    def version(self, revision: Any, modified: Any) -> tuple[str, datetime | None]:
+        """The version tag of a row's revision and time, and the time."""
+        when = self.modified(modified)
+        # The time too: a process of an older resulttracker still writing to an
+        # upgraded table changes the document and the time but not the revision.
+        return f"r:{int(revision):x}:{when.isoformat() if when else ''}", when
 
     def scan_exact(self, key: str) -> tuple[str, Any]:
         return self._bind("scan_exact", {"key": self._bind_key(key)})
@@ -1763,3 +1912,17 @@ class _SQLStore(Store):
 
     def location(self, key: str) -> str:
         return self._tracker._location(key)
+
+    # -- version tags: the revision column (no snapshots: a scan is one query per
+    # batch already) --------------------------------------------------------------------
+
+    versions = True
+
+    def list_versions(self, prefix: str) -> Iterable[Listed]:
+        return self._tracker._list_versions(prefix)
+
+    def read_versioned(self, key: str) -> Versioned:
+        return self._tracker._read_versioned(key)
+
+    def read_many_versioned(self, keys: Sequence[str]) -> Iterable[tuple[str, Versioned]]:
+        return self._tracker._read_many_versioned(keys)

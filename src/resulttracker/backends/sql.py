@@ -584,6 +584,8 @@ class SQLResultTracker(StoreTracker):
 
     def _build_upsert(self) -> Any:
         table = self._results
+        # "+ 1" written into the statement: no parameter to bind on every write.
+        bumped = table.c.revision + sa.literal_column("1", sa.BigInteger())
         if self._dialect in ("postgresql", "sqlite"):
             # The two dialects spell the upsert the same way.
             dialect = postgresql if self._dialect == "postgresql" else sqlite
@@ -593,14 +595,14 @@ class SQLResultTracker(StoreTracker):
                 set_={
                     "document": insert.excluded.document,
                     "modified": insert.excluded.modified,
-                    "revision": table.c.revision + 1,
+                    "revision": bumped,
                 },
             )
         my_insert = mysql.insert(table)
         return my_insert.on_duplicate_key_update(
             document=my_insert.inserted.document,
             modified=my_insert.inserted.modified,
-            revision=table.c.revision + 1,
+            revision=bumped,
         )
 
     def _prepare(self, *, create: bool) -> bool:

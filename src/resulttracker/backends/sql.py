@@ -683,8 +683,9 @@ class SQLResultTracker(StoreTracker):
             raise StoreError(
                 f"table {self._table_name!r} in {self._shown_url} has layout version "
                 f"{version}, written by {age} resulttracker; this version reads and writes "
-                f"only version {SCHEMA_VERSION}. Use a resulttracker that matches, copy the "
-                "results into a new table, or choose another table name with table=..."
+                f"version {SCHEMA_VERSION} (and upgrades version 1 on its first write). Use a "
+                "resulttracker that matches, copy the results into a new table, or choose "
+                "another table name with table=..."
             )
         # The results table may have been created after it was looked for.
         if not has_results and not sa.inspect(connection).has_table(self._results.name):

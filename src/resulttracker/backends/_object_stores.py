@@ -111,8 +111,11 @@ async def container_exists(fs: Any, protocol: str, container: str) -> bool:
             return False
         return True
     if protocol == "gs":
+        # A one-object listing, not the bucket's metadata: it needs only the
+        # permission reads already need (storage.objects.list, which the usual
+        # object-viewer roles grant, unlike storage.buckets.get).
         try:
-            await fs._call("GET", "b/{}", container, json_out=True)
+            await fs._call("GET", "b/{}/o", container, maxResults=1, json_out=True)
         except FileNotFoundError:
             return False
         return True

@@ -143,7 +143,8 @@ def test_sqlite_text_that_is_not_utf8_is_reported_as_corrupt(tmp_path: Path) -> 
     with engine.begin() as connection:
         # Invalid UTF-8 typed as TEXT, as a careless C program could leave it.
         connection.exec_driver_sql(
-            "INSERT INTO results VALUES ('bad', CAST(x'7b2261223a2022ff227d' AS TEXT), "
+            "INSERT INTO results (key, document, modified) "
+            "VALUES ('bad', CAST(x'7b2261223a2022ff227d' AS TEXT), "
             "'2024-01-01 00:00:00.000000')"
         )
     engine.dispose()

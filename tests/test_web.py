@@ -393,6 +393,15 @@ def test_polls_share_one_scan(tmp_path: Path) -> None:
         return original(*args, **kwargs)
 
     tracker.scan = counting_scan  # type: ignore[method-assign]
+    # The dashboard follows a store through its change feed: one listing per look.
+    original_listing = tracker.store.list_versions_and_reserved
+
+    def counting_listing(*args: Any, **kwargs: Any) -> Any:
+        nonlocal scans
+        scans += 1
+        return original_listing(*args, **kwargs)
+
+    tracker.store.list_versions_and_reserved = counting_listing  # type: ignore[method-assign]
     client, server = start(tracker, refresh=10)
     try:
         started = time.monotonic()

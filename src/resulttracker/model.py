@@ -18,6 +18,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "CheckReport",
+    "CompactReport",
     "KeyType",
     "Record",
     "ResultType",
@@ -71,12 +72,17 @@ class CheckReport:
     temporary_files : list of str
         Temporary files left by interrupted writers (all of them, removed or not).
     removed : list of str
-        The temporary files and empty folders removed (``fix=True``).
+        The temporary files, empty folders and damaged snapshots removed
+        (``fix=True``).
     empty_folders : list of str
         Folders holding no key (only empty folders or temporary files), which
         writers killed mid-put leave on a file system, deepest first, ending in
         ``/`` (all of them, removed or not). One in a key's place makes ``put``
         of that key fail with ``KeyConflictError`` until it is removed.
+    snapshot : str or None
+        The snapshot scans use (see ``compact``), or ``None`` if there is none.
+    snapshot_problems : list of str
+        Damaged snapshots found (ignored by reads; ``fix=True`` removes them).
     """
 
     checked: int = 0
@@ -84,11 +90,14 @@ class CheckReport:
     temporary_files: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     empty_folders: list[str] = field(default_factory=list)
+    snapshot: str | None = None
+    snapshot_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """No corrupt key, and no temporary file or empty folder left in place."""
-        left = len(self.temporary_files) + len(self.empty_folders)
+        """No corrupt key, and no temporary file, empty folder or damaged snapshot
+        left in place."""
+        left = len(self.temporary_files) + len(self.empty_folders) + len(self.snapshot_problems)
         return not self.corrupt and len(self.removed) == left
 
 
@@ -113,3 +122,35 @@ class Change:
     kind: ChangeKind
     key: str
     record: Record | None = None
+
+
+@dataclass(frozen=True)
+class CompactReport:
+    """What ``StoreTracker.compact`` wrote.
+
+    Attributes
+    ----------
+    name : str
+        The snapshot's name in the store (under ``.resulttracker/``).
+    prefix : str
+        The prefix it covers (``""``: every key).
+    keys : int
+        Keys in the snapshot (corrupt keys and keys written too recently to be
+        trusted are left out: scans read them).
+    read : int
+        Documents read to write it (the others came from the previous snapshot).
+    bytes : int
+        Compressed size of the snapshot.
+    seconds : float
+        Time taken.
+    removed : int
+        Old snapshots removed (superseded for longer than the grace period, or damaged).
+    """
+
+    name: str
+    prefix: str
+    keys: int
+    read: int
+    bytes: int
+    seconds: float
+    removed: int = 0

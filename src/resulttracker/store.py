@@ -23,17 +23,48 @@ backend depends on the contract alone.
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # annotations only; errors is a leaf module
     from .errors import CorruptResultError
 
-__all__ = ["BATCH_SIZE", "Store"]
+__all__ = ["BATCH_SIZE", "Listed", "Store", "Versioned", "content_version"]
 
 #: How many keys derived methods hand to :meth:`Store.read_many` at once.
 BATCH_SIZE = 1000
+
+
+class Listed(NamedTuple):
+    """One key as a versioned listing gives it (see :meth:`Store.list_versions`)."""
+
+    key: str
+    #: The version of the key's current content, or ``None`` if the listing
+    #: cannot tell (the key is then always read).
+    version: str | None
+    #: The modification time the listing gives, or ``None``.
+    modified: datetime | None
+
+
+class Versioned(NamedTuple):
+    """One document as a versioned read gives it (see :meth:`Store.read_versioned`)."""
+
+    #: The document, or ``None`` if the key has none; in its place a store may give
+    #: the :class:`~resulttracker.errors.CorruptResultError` of an entry it refuses
+    #: to read (a symbolic link on a folder).
+    document: bytes | CorruptResultError | None
+    #: The version of exactly this document, or ``None`` if it cannot be trusted
+    #: (the file was being rewritten during the read, or too recently to tell).
+    version: str | None
+    #: The modification time of this document, or ``None`` if the read does not say.
+    modified: datetime | None
+
+
+def content_version(document: bytes) -> str:
+    """A version made from the content itself: what stores without version tags use."""
+    return "h:" + hashlib.blake2b(document, digest_size=16).hexdigest()
 
 
 class Store(abc.ABC):
@@ -61,12 +92,28 @@ class Store(abc.ABC):
         A key may also be the prefix of other keys (``a`` and ``a/b``), as on
         object stores and databases; file systems cannot (their writes raise
         :class:`~resulttracker.errors.KeyConflictError`).
+    versions : bool
+        :meth:`list_versions` gives each key's version from listing metadata
+        alone (an ETag, a file's ``stat``, a revision column), without reading
+        any document; snapshots and the change feed then read only what changed.
+    sorted_versions : bool
+        :meth:`list_versions` yields keys sorted by code point, so that bulk
+        reads through a snapshot stream rather than sort the whole listing.
+    snapshots : bool
+        The store can keep snapshots of itself under reserved names (see
+        :mod:`resulttracker.snapshot`): :meth:`write`, :meth:`read`,
+        :meth:`delete` and :meth:`list_keys` accept names under
+        ``.resulttracker/``, and :meth:`list_keys` hides them from every other
+        listing. Used only where ``versions`` is set too.
     """
 
     atomic_overwrite: bool = True
     modification_times: bool = False
     sorted_listing: bool = False
     nested_keys: bool = True
+    versions: bool = False
+    sorted_versions: bool = False
+    snapshots: bool = False
 
     # -- the four primitives ------------------------------------------------------------
 
@@ -171,3 +218,60 @@ class Store(abc.ABC):
         """Remove one folder listed by :meth:`empty_folders` if it is still empty;
         whether it was removed."""
         raise NotImplementedError(f"{type(self).__name__} has no folders")
+
+    # -- optional: versions (snapshots and the change feed) ---------------------------------
+
+    def list_versions(self, prefix: str) -> Iterable[Listed]:
+        """A :class:`Listed` ``(key, version, modified)`` for every key under ``prefix``,
+        in any order.
+
+        Two equal versions of one key mean equal content: a store whose
+        listing cannot promise that leaves ``versions`` unset.
+
+        Note for implementers: this default reads every document and takes a
+        hash of its content as its version, at the cost of a full :meth:`scan`;
+        override it where the listing carries a version (set ``versions``).
+        """
+        for key, document, modified in self.scan(prefix):
+            if isinstance(document, bytes):
+                yield Listed(key, content_version(document), modified)
+            elif document is not None:  # an entry the store refuses: read (and refused) each time
+                yield Listed(key, None, modified)
+
+    def read_versioned(self, key: str) -> Versioned:
+        """The document at ``key`` with the version of exactly that content.
+
+        Note for implementers: this default reads the document and takes a hash
+        of it as its version, and gives no modification time.
+        """
+        document = self.read(key)
+        return Versioned(document, None if document is None else content_version(document), None)
+
+    def read_many_versioned(self, keys: Sequence[str]) -> Iterable[tuple[str, Versioned]]:
+        """``(key, Versioned)`` for each of ``keys``, in any order.
+
+        Note for implementers: this default reads one key at a time through
+        :meth:`read_versioned`; override it where the store can read many at once.
+        """
+        for key in keys:
+            yield key, self.read_versioned(key)
+
+    def list_reserved(self, folder: str) -> Iterable[str]:
+        """The names stored under ``folder``, a folder of the reserved area
+        (``.resulttracker/...``, see ``snapshots``), as :meth:`list_keys` gives them.
+
+        Note for implementers: this default calls :meth:`list_keys`; override it
+        where a listing of a folder that may not exist can be made cheaper.
+        """
+        return self.list_keys(folder)
+
+    def list_versions_and_reserved(self, prefix: str) -> tuple[Iterable[Listed], list[str] | None]:
+        """:meth:`list_versions`, and the names under ``.resulttracker/``
+        that the same listing met, or ``None`` if it cannot tell (then the caller
+        lists them with :meth:`list_reserved` if it needs them).
+
+        Note for implementers: this default lists the keys only; override it
+        where one listing of every key shows the reserved folder too (an object
+        store's flat listing), saving a request.
+        """
+        return self.list_versions(prefix), None

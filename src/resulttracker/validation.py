@@ -16,7 +16,8 @@ onto a file tree, an object store and a SQL column alike. A key is refused when
   ``..`` segment, so a key can never climb out of its base;
 * it contains a backslash, NUL or another control character, or cannot be
   encoded as UTF-8 (lone surrogates);
-* a segment starts with :data:`TEMP_PREFIX`, which names temporary files.
+* a segment starts with :data:`TEMP_PREFIX`, which names temporary files, or
+  with :data:`RESERVED_PREFIX`, which names the store's own files (snapshots).
 
 Every other character, ``*?[]%~`` and non-ASCII included, is literal.
 
@@ -46,6 +47,7 @@ __all__ = [
     "MAX_NAME_BYTES",
     "MAX_SEGMENT_BYTES",
     "MAX_STR_BYTES",
+    "RESERVED_PREFIX",
     "TEMP_PREFIX",
     "KeyType",
     "ResultType",
@@ -71,6 +73,9 @@ MAX_STR_BYTES = 1024
 MAX_INT_DIGITS = 4300
 #: Start of the names of temporary files; no key segment may start with it.
 TEMP_PREFIX = ".rttmp-"
+#: Start of the names the store keeps for itself (snapshots, under
+#: ``.resulttracker/``); no key segment may start with it, and listings skip them.
+RESERVED_PREFIX = ".resulttracker"
 
 # C0 and C1 control characters, DEL and the backslash.
 _FORBIDDEN_KEY_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
@@ -167,6 +172,11 @@ def _check_key_text(text: str, *, what: str) -> None:
                 f"{what} {_shorten(text)} has a segment starting with {TEMP_PREFIX!r}, "
                 "which is reserved for temporary files"
             )
+        if segment.startswith(RESERVED_PREFIX):
+            raise InvalidKeyError(
+                f"{what} {_shorten(text)} has a segment starting with {RESERVED_PREFIX!r}, "
+                "which is reserved for the store's own files (snapshots)"
+            )
         if len(segment) * 4 > MAX_SEGMENT_BYTES and len(segment.encode()) > MAX_SEGMENT_BYTES:
             raise InvalidKeyError(
                 f"{what} {_shorten(text)} has a path segment longer than "
@@ -211,6 +221,15 @@ def normalize_prefix(prefix: object) -> str:
 def key_has_prefix(key: str, prefix: str) -> bool:
     """Whether ``key`` lies under ``prefix`` (as returned by :func:`normalize_prefix`)."""
     return not prefix or key == prefix or key.startswith(prefix + "/")
+
+
+def is_reserved_name(relative: str) -> bool:
+    """Whether a stored name (relative to a listed prefix) lies in the store's
+    reserved area: one of its segments starts with :data:`RESERVED_PREFIX`.
+
+    Listings skip such names; no valid key has one.
+    """
+    return relative.startswith(RESERVED_PREFIX) or ("/" + RESERVED_PREFIX) in relative
 
 
 def check_result_names(results: object) -> None:

@@ -323,3 +323,36 @@ def test_a_link_swapped_in_while_operations_run_never_leads_outside(
         swapper.join()
     assert swaps > 10
     assert snapshot(outside) == before
+
+
+def test_snapshots_and_the_change_feed_never_follow_a_link(
+    base: Path, outside: Path, tmp_path: Path
+) -> None:
+    tracker = FsspecResultTracker(base)
+    for number in range(40):  # enough keys for scans to go through a snapshot
+        tracker[f"exp/{number}"] = {"n": number}
+    tracker.compact()
+    before = snapshot(outside)
+    os.symlink(outside / "secret", base / "exp" / "linked-file")
+    os.symlink(outside / "dir", base / "linked-folder")
+    os.symlink(outside / "secret", base / "exp" / "1.tmp-swap")
+    os.replace(base / "exp" / "1.tmp-swap", base / "exp" / "1")  # a key swapped for a link
+    keys, errors = corrupt_keys(tracker)
+    assert "exp/linked-file" not in keys
+    assert "exp/1" not in keys
+    assert sorted(error.key for error in errors) == ["exp/1", "exp/linked-file", "linked-folder"]
+    assert all("stolen" not in str(error) for error in errors)
+    reported: list[CorruptResultError] = []
+    changes = tracker.watch(on_corrupt=reported.append).poll()
+    assert {change.key for change in changes}.isdisjoint({"exp/1", "exp/linked-file"})
+    assert all("stolen" not in str(change.record) for change in changes)
+    assert sorted(error.key for error in reported) == [
+        "exp/1",
+        "exp/linked-file",
+        "linked-folder",
+    ]
+    tracker.compact()
+    keys_again, errors_again = corrupt_keys(tracker)
+    assert keys_again == keys
+    assert len(errors_again) == 3
+    assert snapshot(outside) == before

@@ -147,7 +147,11 @@ async def list_objects(
             for item in page.get("Contents", []):
                 yield (
                     item["Key"],
-                    {"size": item.get("Size"), "LastModified": item.get("LastModified")},
+                    {
+                        "size": item.get("Size"),
+                        "LastModified": item.get("LastModified"),
+                        "ETag": item.get("ETag"),
+                    },
                 )
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:

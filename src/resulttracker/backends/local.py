@@ -38,8 +38,9 @@ from datetime import datetime, timezone
 
 from ..codec import MAX_DOCUMENT_BYTES
 from ..errors import CorruptResultError, KeyConflictError, StoreError
-from ..store import Store
-from ..validation import TEMP_PREFIX
+from ..store import Listed, Store, Versioned
+from ..validation import RESERVED_PREFIX, TEMP_PREFIX
+from .local_versions import on_network_file_system, stat_version, trusted
 
 __all__ = ["LocalFiles", "ScannedDocument"]
 
@@ -176,15 +177,16 @@ def _read_open_file(fd: int) -> tuple[bytes, float] | int:
     return data, info.st_mtime
 
 
-def _read_at(dir_fd: int | None, name: str) -> tuple[bytes, float] | None:
-    """The document of the regular file ``name`` in ``dir_fd`` and its
-    modification time; ``None`` if there is none or it is a folder.
+def _open_entry(dir_fd: int | None, name: str) -> int | None:
+    """A descriptor of the entry ``name`` in ``dir_fd``, opened without following
+    a symbolic link and without blocking; ``None`` if there is none or it is a
+    folder.
 
-    Raises :class:`_InTheWayError` for a symbolic link or a special file, which is
-    never read (a FIFO or a device is opened non-blocking, then refused).
+    Raises :class:`_InTheWayError` for a symbolic link or a special file that
+    cannot be opened (a socket, a device without its driver).
     """
     try:
-        fd = os.open(name, _OPEN_READ, dir_fd=dir_fd)
+        return os.open(name, _OPEN_READ, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     except OSError:
@@ -196,6 +198,18 @@ def _read_at(dir_fd: int | None, name: str) -> tuple[bytes, float] | None:
         if stat.S_ISREG(mode):
             raise
         raise _InTheWayError(None, mode) from None
+
+
+def _read_at(dir_fd: int | None, name: str) -> tuple[bytes, float] | None:
+    """The document of the regular file ``name`` in ``dir_fd`` and its
+    modification time; ``None`` if there is none or it is a folder.
+
+    Raises :class:`_InTheWayError` for a symbolic link or a special file, which is
+    never read (a FIFO or a device is opened non-blocking, then refused).
+    """
+    fd = _open_entry(dir_fd, name)
+    if fd is None:
+        return None
     try:
         found = _read_open_file(fd)
     finally:
@@ -205,6 +219,48 @@ def _read_at(dir_fd: int | None, name: str) -> tuple[bytes, float] | None:
             return None
         raise _InTheWayError(None, found)
     return found
+
+
+def _read_versioned_at(dir_fd: int | None, name: str) -> Versioned:
+    """As :func:`_read_at`, with the version of exactly the content read: ``None``
+    when the file changed while it was read or too recently to tell (see
+    :mod:`.local_versions`)."""
+    fd = _open_entry(dir_fd, name)
+    if fd is None:
+        return Versioned(None, None, None)
+    try:
+        before = os.fstat(fd)
+        found = _read_open_file(fd)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if isinstance(found, int):
+        if stat.S_ISDIR(found):
+            return Versioned(None, None, None)
+        raise _InTheWayError(None, found)
+    version = stat_version(after) if trusted(before, after) else None
+    return Versioned(found[0], version, _utc(found[1]))
+
+
+def _stat_entry(dir_fd: int, name: str, revalidate: bool) -> os.stat_result | None:
+    """The ``stat`` of the entry ``name`` in ``dir_fd``, never following a link;
+    with ``revalidate`` (a network file system) a regular file is opened for it,
+    which makes the client ask the server. ``None`` if it is gone."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if not (revalidate and stat.S_ISREG(info.st_mode)):
+            return info
+        fd = os.open(name, _OPEN_READ, dir_fd=dir_fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        if error.errno == errno.ESTALE:
+            return None
+        raise
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
 
 
 def _holder(segments: Sequence[str], problem: _InTheWayError) -> str:
@@ -734,6 +790,10 @@ class LocalFiles(Store):
             entries = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in listing]
         location = self._prefix + (folder + "/" if folder else "")
         for name, is_folder in entries:
+            if name.startswith(RESERVED_PREFIX):
+                # The store's own files (snapshots): their code keeps them tidy.
+                holds_key = True
+                continue
             if is_folder:
                 try:
                     child = _open_folder(folder_fd, name, 0)
@@ -798,6 +858,57 @@ class LocalFiles(Store):
         # The base itself may be a link (it is followed), but must be a folder.
         return os.path.isdir(self.root)
 
+    # -- versions (snapshots and the change feed) ----------------------------------------
+    # Through the same walk and the same openat-style opens as every other access:
+    # a link or a special file is listed without a version (so it is read, and
+    # refused, each time) and never followed.
+
+    versions = True  # stat: inode, size, mtime, ctime (see local_versions)
+    sorted_versions = True  # a sorted walk: scans through a snapshot stream
+    snapshots = True
+
+    def list_versions(self, prefix: str) -> Iterator[Listed]:
+        return self.list_versions_checked(prefix)
+
+    def list_versions_checked(
+        self, prefix: str, revalidate: bool | None = None
+    ) -> Iterator[Listed]:
+        """``list_versions``; with ``revalidate`` (by default: on a network
+        file system) each file is opened for its ``fstat`` rather than ``stat``-ed."""
+        if revalidate is None:
+            revalidate = on_network_file_system(self.root)
+        for folder_fd, name, key, kind in self._walk(prefix, ordered=True):
+            if kind != _REGULAR:
+                yield Listed(key, None, None)
+                continue
+            info = _stat_entry(folder_fd, name, revalidate)
+            if info is None:
+                continue  # deleted since its folder was read
+            if not stat.S_ISREG(info.st_mode):
+                yield Listed(key, None, None)
+                continue
+            yield Listed(key, stat_version(info), _utc(info.st_mtime))
+
+    def read_versioned(self, key: str) -> Versioned:
+        segments = key.split("/")
+        try:
+            try:
+                folder = self._open_folders(segments[:-1])
+            except (FileNotFoundError, NotADirectoryError):
+                return Versioned(None, None, None)
+            try:
+                return _read_versioned_at(*self._at(folder, segments[-1]))
+            finally:
+                _close(folder)
+        except _InTheWayError as problem:
+            if problem.depth is not None and not stat.S_ISLNK(problem.mode):
+                return Versioned(None, None, None)  # a file in the way: nothing below it
+            return Versioned(self._corrupt(key, segments, problem), None, None)
+
+    def read_many_versioned(self, keys: Sequence[str]) -> Iterator[tuple[str, Versioned]]:
+        for key in keys:
+            yield key, self.read_versioned(key)
+
     def temporary_files(self, prefix: str) -> list[tuple[str, float]]:
         return self.leftovers(prefix)[0]
 
@@ -847,13 +958,17 @@ def _walk_folder(
                 os.close(opened.pop())
 
 
+#: Names that are never keys: temporary files, and the store's own files (snapshots).
+_NOT_KEYS = (TEMP_PREFIX, RESERVED_PREFIX)
+
+
 def _collect_keys(folder_fd: int, key_prefix: str, keys: list[str]) -> None:
     """Append the keys below the folder open at ``folder_fd``, as ``LocalFiles._walk``
     finds them, in no particular order."""
     with os.scandir(folder_fd) as listing:
         entries = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in listing]
     for name, is_folder in entries:
-        if name.startswith(TEMP_PREFIX):
+        if name.startswith(_NOT_KEYS):
             continue
         if is_folder:
             try:
@@ -879,7 +994,7 @@ def _entries(folder_fd: int, ordered: bool) -> list[tuple[str, str, int | None]]
     with os.scandir(folder_fd) as listing:
         for entry in listing:
             name = entry.name
-            if name.startswith(TEMP_PREFIX):
+            if name.startswith(_NOT_KEYS):
                 continue
             if entry.is_dir(follow_symlinks=False):
                 found.append((name + "/", name, None))

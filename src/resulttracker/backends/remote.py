@@ -32,8 +32,8 @@ from typing import Any
 from .._urls import redact_url
 from ..codec import MAX_DOCUMENT_BYTES
 from ..errors import InvalidKeyError, KeyConflictError, ResultTrackerError, StoreError
-from ..store import BATCH_SIZE, Store
-from ..validation import key_has_prefix, normalize_key
+from ..store import BATCH_SIZE, Listed, Store, Versioned, content_version
+from ..validation import is_reserved_name, key_has_prefix, normalize_key
 from . import _object_stores as object_stores
 
 __all__ = ["RemoteFiles", "is_local", "local_root", "open_destination", "open_filesystem"]
@@ -514,12 +514,16 @@ class RemoteFiles(Store):
                 raise
         return b""
 
-    def entries(self, prefix: str) -> dict[str, Mapping[str, Any]]:
+    def entries(
+        self, prefix: str, reserved: list[str] | None = None
+    ) -> dict[str, Mapping[str, Any]]:
         """``{key: info}`` for every key under ``prefix``, freshly listed.
 
         Only names a key can have are keys: folder markers (``exp/`` objects that
         consoles create, empty or not), temporary files and names such as ``a//b``
-        are left out, as ``get`` could never read them.
+        are left out, as ``get`` could never read them. The names of the store's
+        own files (snapshots, under ``.resulttracker/``) met on the way are added
+        to ``reserved``.
         """
         operation = "listing keys"
         start = self.path(prefix) if prefix else self.root
@@ -537,7 +541,9 @@ class RemoteFiles(Store):
             if not path.startswith(self._prefix) or path.endswith(_FOLDER_MARKER_ENDINGS):
                 continue  # a folder marker, the base's own included
             key = path[skip:]
-            if key_has_prefix(key, prefix) and _is_key(key):
+            if reserved is not None and is_reserved_name(key[len(prefix) :]):
+                reserved.append(key)
+            elif key_has_prefix(key, prefix) and _is_key(key):
                 entries[key] = info
         return entries
 
@@ -581,6 +587,110 @@ class RemoteFiles(Store):
             for key, document in self.read_many(keys[start : start + BATCH_SIZE]):
                 yield key, document, _modified(entries[key])
 
+    # -- versions (snapshots and the change feed) -------------------------------------
+
+    snapshots = True
+
+    @property
+    def versions(self) -> bool:  # type: ignore[override]
+        """S3 listings carry each object's ETag, and a GET the ETag of what it returns."""
+        return self._protocol in _ETAG_PROTOCOLS
+
+    def list_versions(self, prefix: str) -> Iterator[Listed]:
+        # A generator: nothing is listed until the caller iterates.
+        if not self.versions:
+            yield from super().list_versions(prefix)
+            return
+        for key, info in self.entries(prefix).items():
+            yield Listed(key, _etag_version(info.get("ETag")), _modified(info))
+
+    # Faster than the default: a listing of every key also lists the reserved
+    # folder, so looking for a snapshot costs no request of its own.
+    def list_versions_and_reserved(self, prefix: str) -> tuple[Iterable[Listed], list[str] | None]:
+        if prefix or not self.versions:
+            return super().list_versions_and_reserved(prefix)
+        reserved: list[str] = []
+        listing = [
+            Listed(key, _etag_version(info.get("ETag")), _modified(info))
+            for key, info in self.entries(prefix, reserved).items()
+        ]
+        return listing, reserved
+
+    def read_versioned(self, key: str) -> Versioned:
+        if not (self.versions and self._async):
+            return super().read_versioned(key)
+        return next(iter(self.read_many_versioned([key])))[1]
+
+    def read_many_versioned(self, keys: Sequence[str]) -> Iterable[tuple[str, Versioned]]:
+        if not (self.versions and self._async):
+            # Content hashes as versions, the documents read in one batch.
+            return [
+                (key, Versioned(document, content_version(document), None))
+                if document is not None
+                else (key, Versioned(None, None, None))
+                for key, document in self.read_many(keys)
+            ]
+        paths = [self.path(key) for key in keys]
+        operation = f"reading {len(keys)} keys"
+        found = self._run(operation, _unreachable, self._fetch_many_versioned, paths)
+        if any(item is _UNSURE for item in found) and not self._container_known(operation):
+            raise self._missing_container(operation)
+        missing = Versioned(None, None, None)
+        return zip(keys, [missing if item is _UNSURE else item for item in found], strict=True)
+
+    async def _fetch_versioned(self, path: str) -> Any:
+        # One GET that also gives the ETag of exactly the bytes returned (no HEAD),
+        # bounded like _fetch. The modification time is left to the listing, which
+        # plain scans use too (a GET's Last-Modified has only whole seconds).
+        bucket, name, *_ = self.fs.split_path(path)
+        try:
+            response = await self.fs._call_s3(
+                "get_object", Bucket=bucket, Key=name, Range=f"bytes=0-{MAX_DOCUMENT_BYTES}"
+            )
+        except _MISSING as error:
+            return self._versioned_not_found(error)
+        except Exception as error:
+            if not object_stores.is_unsatisfiable_range(error):
+                raise
+            try:  # an empty object cannot satisfy any range
+                response = await self.fs._call_s3("get_object", Bucket=bucket, Key=name)
+            except _MISSING as missing:
+                return self._versioned_not_found(missing)
+        body = response["Body"]
+        try:
+            data = await body.read()
+        finally:
+            body.close()
+        return Versioned(bytes(data), _etag_version(response.get("ETag")), None)
+
+    # Faster than the default on S3: one LIST request, where a listing of a
+    # missing folder costs s3fs three (LIST, then HEAD and LIST to tell a file).
+    def list_reserved(self, folder: str) -> Iterable[str]:
+        if not (self.versions and self._async):
+            return self.list_keys(folder)
+        parent, _, last = folder.rpartition("/")
+        start = self.path(parent) if parent else self.root
+        # s3fs: a prefix makes `find` one listing of "<start>/<prefix>", with no
+        # HEAD when nothing is there.
+        found = self._call("listing snapshots", "find", start, prefix=last + "/", detail=False)
+        names = (self.fs._strip_protocol(path) for path in found)
+        return [path[len(self._prefix) :] for path in names if path.startswith(self._prefix)]
+
+    def _versioned_not_found(self, error: BaseException) -> Any:
+        found = self._not_found(error)
+        return Versioned(None, None, None) if found is None else found
+
+    async def _fetch_many_versioned(self, paths: list[str]) -> list[Any]:
+        import asyncio
+
+        limit = asyncio.Semaphore(_READ_CONCURRENCY)
+
+        async def read_one(path: str) -> Any:
+            async with limit:
+                return await self._fetch_versioned(path)
+
+        return list(await asyncio.gather(*(read_one(path) for path in paths)))
+
 
 def open_destination(
     url: str, storage_options: Mapping[str, Any] | None = None
@@ -599,3 +709,15 @@ def open_destination(
     if is_local(fs):
         return None
     return RemoteFiles(fs, path, shown_base=redact_url(url), operation_timeout=operation_timeout)
+
+
+def _unreachable(*_: Any) -> Any:
+    raise AssertionError("an async file system's call ran synchronously")
+
+
+#: Protocols whose listings and reads carry an ETag (s3fs).
+_ETAG_PROTOCOLS = ("s3", "s3a")
+
+
+def _etag_version(etag: object) -> str | None:
+    return f"e:{etag.strip(chr(34))}" if isinstance(etag, str) and etag else None

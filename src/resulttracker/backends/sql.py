@@ -1,7 +1,9 @@
 """``SQLResultTracker``: one row per key in a SQL table (SQLite, PostgreSQL, MariaDB/MySQL).
 
 The table holds the key, the results document exactly as :mod:`resulttracker.codec`
-encodes it (as text) and the UTC time of the last write. A second table,
+encodes it (as text), the UTC time of the last write and a revision that every
+write changes (layout version 2; tables of version 1 gain the column on the
+first write, see :meth:`SQLResultTracker._upgrade_schema`). A second table,
 ``<table>_schema``, records the layout version so that a table written by another
 version of resulttracker (or by something else entirely) is refused rather than
 misread.
@@ -47,14 +49,16 @@ from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from .._urls import redact_url
 from ..api import StoreTracker
 from ..errors import StoreError
-from ..store import BATCH_SIZE, Store
+from ..store import BATCH_SIZE, Listed, Store, Versioned
 
 __all__ = ["SCHEMA_VERSION", "SQLResultTracker"]
 
 T = TypeVar("T")
 
 #: The version of the table layout this module reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older layouts this module upgrades (on the first write; reads work without).
+_UPGRADABLE_VERSIONS = (1,)
 
 #: Dialect name -> (driver used when the URL names none, extra that installs it).
 _DIALECTS = {
@@ -167,6 +171,9 @@ def _define_tables(name: str) -> tuple[sa.Table, sa.Table]:
         sa.Column("key", _Key(), primary_key=True),
         sa.Column("document", _DOCUMENT, nullable=False),
         sa.Column("modified", _UTCTime(), nullable=False),
+        # Changed by every write: a fresh random value on insert, +1 on update, so
+        # that a key deleted and written again never repeats a revision it had.
+        sa.Column("revision", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
         mysql_engine="InnoDB",
         mysql_charset="utf8mb4",
     )
@@ -246,6 +253,7 @@ class SQLResultTracker(StoreTracker):
         )
         self._results, self._schema = _define_tables(table)
         self._ready = False
+        self._has_revision = True  # False: a version-1 table, read without upgrading
         self._ready_lock = threading.Lock()
         self._pid = os.getpid()
         self._upsert = self._build_upsert()
@@ -309,6 +317,7 @@ class SQLResultTracker(StoreTracker):
             "key": key,
             "document": document.decode("utf-8"),
             "modified": datetime.now(timezone.utc),
+            "revision": random.getrandbits(62),
         }
         self._run(f"writing key {key!r}", lambda c: c.execute(self._upsert, values))
 
@@ -382,11 +391,17 @@ class SQLResultTracker(StoreTracker):
             insert = dialect.insert(table)
             return insert.on_conflict_do_update(
                 index_elements=[table.c.key],
-                set_={"document": insert.excluded.document, "modified": insert.excluded.modified},
+                set_={
+                    "document": insert.excluded.document,
+                    "modified": insert.excluded.modified,
+                    "revision": table.c.revision + 1,
+                },
             )
         my_insert = mysql.insert(table)
         return my_insert.on_duplicate_key_update(
-            document=my_insert.inserted.document, modified=my_insert.inserted.modified
+            document=my_insert.inserted.document,
+            modified=my_insert.inserted.modified,
+            revision=table.c.revision + 1,
         )
 
     def _prepare(self, *, create: bool) -> bool:
@@ -395,10 +410,10 @@ class SQLResultTracker(StoreTracker):
         With ``create=False`` (reads) missing tables are not created and ``False``
         is returned, so that reading never needs write access to the database.
         """
-        if self._ready:
+        if self._ready and (self._has_revision or not create):
             return True
         with self._ready_lock:
-            if self._ready:
+            if self._ready and (self._has_revision or not create):
                 return True
             if self._sqlite_file is not None and not os.path.exists(self._sqlite_file):
                 # Connecting would create an empty database file: a read must not,
@@ -411,12 +426,20 @@ class SQLResultTracker(StoreTracker):
                 if not create:
                     return False
                 self._run("creating the tables", self._create_schema)
+            elif state == "upgrade":
+                if create:
+                    self._run("upgrading the table layout", self._upgrade_schema)
+                else:  # read as it is: reading never needs write access
+                    self._has_revision = False
+                    self._ready = True
+                    return True
+            self._has_revision = True
             self._ready = True
             return True
 
     def _check_schema(self, connection: Connection) -> str:
-        """Return ``"ready"`` or ``"missing"``, or raise if the table is not ours or
-        not in the expected version.
+        """Return ``"ready"``, ``"missing"`` or ``"upgrade"`` (an older layout this
+        module upgrades), or raise if the table is not ours or of a newer version.
 
         Each check is its own statement and may see a creator's progress between
         two of them (on MariaDB/MySQL every DDL statement commits on its own).
@@ -440,6 +463,8 @@ class SQLResultTracker(StoreTracker):
             # A creator is at work (or died before recording the version):
             # _create_schema waits for its lock and completes what is missing.
             return "missing"
+        if version in _UPGRADABLE_VERSIONS:
+            return "upgrade"
         if version != SCHEMA_VERSION:
             age = "an older" if version < SCHEMA_VERSION else "a newer"
             raise StoreError(
@@ -569,8 +594,72 @@ class SQLResultTracker(StoreTracker):
             f"{type(original).__name__}: {detail}"
         )
 
+    # -- version tags (the change feed): the revision column ------------------------------
+
+    def _upgrade_schema(self, connection: Connection) -> None:
+        """Upgrade a version-1 table to version 2 (add the revision column), under
+        the creation lock, so that many processes upgrading at once do it once.
+
+        Each step is checked before it is made: on MariaDB/MySQL the ``ALTER``
+        commits on its own, and an upgrader that died after it leaves the
+        column without the version row, which the next one completes.
+        """
+        with self._creation_lock(connection):
+            if self._check_schema(connection) == "ready":
+                return
+            columns = {
+                column["name"] for column in sa.inspect(connection).get_columns(self._results.name)
+            }
+            if "revision" not in columns:
+                column = self._results.c.revision
+                kind = column.type.compile(dialect=connection.dialect)
+                quote = connection.dialect.identifier_preparer.quote
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {quote(self._results.name)} ADD COLUMN revision "
+                    f"{kind} NOT NULL DEFAULT 0"
+                )
+            connection.execute(self._record_version())
+
+    def _revision(self) -> sa.ColumnElement[Any]:
+        # A version-1 table read without upgrading has no revision: 0 stands in,
+        # and the modification time in the version still tells writes apart.
+        column = self._results.c
+        return column.revision if self._has_revision else sa.literal(0).label("revision")
+
+    def _list_versions(self, prefix: str) -> list[Listed]:
+        if not self._prepare(create=False):
+            return []
+        column = self._results.c
+        query = sa.select(column.key, self._revision(), column.modified).where(self._under(prefix))
+        return [
+            Listed(row.key, _version(row.revision, row.modified), row.modified)
+            for row in self._rows("listing keys with versions", query)
+        ]
+
+    def _read_many_versioned(self, keys: Sequence[str]) -> list[tuple[str, Versioned]]:
+        if not self._prepare(create=False):
+            return [(key, Versioned(None, None, None)) for key in keys]
+        column = self._results.c
+        query = sa.select(column.key, self._document, self._revision(), column.modified).where(
+            column.key.in_(sa.bindparam("keys", expanding=True))
+        )
+        found: dict[str, Versioned] = {}
+        for start in range(0, len(keys), _READ_CHUNK):
+            chunk = list(keys[start : start + _READ_CHUNK])
+            for row in self._rows(f"reading {len(chunk)} keys", query, {"keys": chunk}):
+                found[row.key] = Versioned(
+                    _as_bytes(row.document), _version(row.revision, row.modified), row.modified
+                )
+        return [(key, found.get(key, Versioned(None, None, None))) for key in keys]
+
 
 # -- module helpers ----------------------------------------------------------------------
+
+
+def _version(revision: int, modified: datetime) -> str:
+    # The time too: a process of an older resulttracker still writing to an
+    # upgraded table changes the document and the time but not the revision.
+    return f"r:{revision:x}:{modified.isoformat()}"
 
 
 def _as_bytes(document: Any) -> bytes:
@@ -686,3 +775,16 @@ class _SQLStore(Store):
 
     def location(self, key: str) -> str:
         return self._tracker._location(key)
+
+    # -- version tags: the revision column (no snapshots: a scan is one query already) ----
+
+    versions = True
+
+    def list_versions(self, prefix: str) -> Iterable[Listed]:
+        return self._tracker._list_versions(prefix)
+
+    def read_versioned(self, key: str) -> Versioned:
+        return self._tracker._read_many_versioned([key])[0][1]
+
+    def read_many_versioned(self, keys: Sequence[str]) -> Iterable[tuple[str, Versioned]]:
+        return self._tracker._read_many_versioned(keys)

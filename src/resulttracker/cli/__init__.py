@@ -13,8 +13,8 @@ Layout
 * :mod:`.options` - arguments and options shared by several commands;
 * the commands, by what they do: :mod:`.read` (``get``, ``ls``, ``show``,
   ``best``, ``summary``, ``wait``), :mod:`.write` (``put``, ``rm``, ``copy``),
-  :mod:`.files` (``export``, ``check``), :mod:`.dashboard` (``serve``,
-  ``report``) and :mod:`.demo`.
+  :mod:`.files` (``export``, ``check``), :mod:`.feed` (``compact``,
+  ``watch``), :mod:`.dashboard` (``serve``, ``report``) and :mod:`.demo`.
 
 A command is declared once, in its module, with ``@cli.command()``; the group
 gives it the global options (``--base``, ``-o``, ``--debug``) so that they also
@@ -29,7 +29,7 @@ that use it.
 from __future__ import annotations
 
 from ..sorting import natural_key
-from . import dashboard, demo, files, read, write  # noqa: F401  (they declare the commands)
+from . import dashboard, demo, feed, files, read, write  # noqa: F401  (they declare the commands)
 from .app import (
     BASE_VARIABLE,
     DEFAULT_BASE,

@@ -110,6 +110,9 @@ def check(prefix: str | None, fix: bool, min_age: float, output_format: str) -> 
         else:
             detail = "kept: --fix removes it"
         rows.append({"problem": problem, "key": None, "location": location, "detail": detail})
+    for problem in report.snapshot_problems:
+        detail = "removed" if fix else "ignored by reads; --fix removes it"
+        rows.append({"problem": "snapshot", "key": None, "location": problem, "detail": detail})
     if rows:
         write_rows(rows, output_format, ["problem", "key", "location", "detail"])
     found = (
@@ -117,6 +120,11 @@ def check(prefix: str | None, fix: bool, min_age: float, output_format: str) -> 
         f"{plural(len(report.corrupt), 'corrupt key')}, "
         f"{plural(len(report.temporary_files), 'temporary file')}"
         + (f", {plural(len(report.empty_folders), 'empty folder')}" if report.empty_folders else "")
+        + (
+            f", {plural(len(report.snapshot_problems), 'damaged snapshot')}"
+            if report.snapshot_problems
+            else ""
+        )
         + f" ({len(report.removed)} removed)"
     )
     if not report.ok:

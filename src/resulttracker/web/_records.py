@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..api import Record, ResultTracker
+from ..api import Record, ResultTracker, StoreTracker
 from ..errors import CorruptResultError, InvalidKeyError, ResultTrackerError
+from ..feed import Feed
 from ..query import Where
 from ..validation import normalize_prefix
 
@@ -210,11 +211,22 @@ class ChangeLog:
         self._corrupt: list[CorruptEntry] = []
         self._scanned_at = -math.inf
         self._lock = threading.Lock()
+        # A tracker of the backend contract is followed through its change feed:
+        # an idle refresh lists the keys and reads no document.
+        self._feed: Feed | None = None
+        self._corrupt_by_key: dict[str, CorruptEntry] = {}
+        self._newly_corrupt: list[CorruptResultError] = []
 
     def refresh(self, *, force: bool = False) -> None:
         """Rescan the store unless the last scan is younger than ``min_interval``."""
         with self._lock:
             if not force and time.monotonic() - self._scanned_at < self.min_interval:
+                return
+            if isinstance(self.tracker, StoreTracker):
+                generation = self._generation + 1
+                if self._follow_feed(self.tracker, generation):
+                    self._generation = generation
+                self._scanned_at = time.monotonic()
                 return
             records, corrupt = read_records(self.tracker)
             fresh = {record.key: record for record in records}
@@ -234,6 +246,34 @@ class ChangeLog:
                 self._generation = generation
             self._corrupt = corrupt
             self._scanned_at = time.monotonic()
+
+    def _follow_feed(self, tracker: StoreTracker, generation: int) -> bool:
+        """Apply the store's change feed (:meth:`~resulttracker.api.StoreTracker.watch`);
+        return whether anything changed."""
+        if self._feed is None:
+            self._feed = tracker.watch(on_corrupt=self._newly_corrupt.append)
+        self._newly_corrupt.clear()
+        changed = False
+        for change in self._feed.poll():
+            self._corrupt_by_key.pop(change.key, None)
+            entry = self._entries.get(change.key)
+            if change.record is not None:
+                if entry is None or not _same(entry.record, change.record):
+                    self._entries[change.key] = _Entry(change.record, generation)
+                    self._tombstones.pop(change.key, None)
+                    changed = True
+            elif entry is not None:
+                del self._entries[change.key]
+                self._tombstones[change.key] = generation
+                changed = True
+        # A key whose document turned corrupt leaves the table, as a scan skips it.
+        for error in self._newly_corrupt:
+            self._corrupt_by_key[error.key] = CorruptEntry(error.key, _reason(error))
+            if self._entries.pop(error.key, None) is not None:
+                self._tombstones[error.key] = generation
+                changed = True
+        self._corrupt = [self._corrupt_by_key[key] for key in sorted(self._corrupt_by_key)]
+        return changed
 
     def snapshot(self, since: str | None, prefix: str | None, where: Where) -> Snapshot:
         """The records under ``prefix`` matching ``where`` that changed after ``since``.

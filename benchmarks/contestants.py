@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 Results = dict[str, Any]
@@ -186,6 +187,130 @@ def drop_benchmark_tables() -> None:
             engine.dispose()
         except Exception:
             continue
+
+
+# -- the SQL raw floor: the bare DB-API driver on a plain table of the same shape ---------------
+
+
+class RawSQL(Contestant):
+    """The least a program does with the bare driver (sqlite3, psycopg, PyMySQL)
+    on a table shaped like resulttracker's (key, document text, modified time):
+    autocommit, one statement per operation, ``json.dumps(indent=2)`` /
+    ``json.loads`` of the stored text. SQLite runs in WAL mode with the driver's
+    default durability, as resulttracker's SQLite tracker does.
+    """
+
+    def __init__(self, kind: str, connection: Any, table: str) -> None:
+        self.kind = kind
+        self.connection = connection
+        mark = "?" if kind == "sqlite" else "%s"
+        quote = "`" if kind == "mariadb" else '"'
+        key = f"{quote}key{quote}"
+        if kind == "mariadb":
+            key_type, time_type, text_type = "VARBINARY(1024)", "DATETIME(6)", "LONGTEXT"
+            upsert_tail = (
+                "ON DUPLICATE KEY UPDATE document = VALUES(document), modified = VALUES(modified)"
+            )
+        else:
+            key_type = 'VARCHAR(1024) COLLATE "C"' if kind == "postgres" else "VARCHAR(1024)"
+            time_type = "TIMESTAMP WITH TIME ZONE" if kind == "postgres" else "DATETIME"
+            text_type = "TEXT"
+            upsert_tail = (
+                f"ON CONFLICT ({key}) DO UPDATE SET document = excluded.document, "
+                "modified = excluded.modified"
+            )
+        columns = (
+            f"{key} {key_type} PRIMARY KEY, document {text_type} NOT NULL, "
+            f"modified {time_type} NOT NULL"
+        )
+        cursor = connection.cursor()
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        cursor.close()
+        self._get = f"SELECT document FROM {table} WHERE {key} = {mark}"
+        self._put = (
+            f"INSERT INTO {table} ({key}, document, modified) "
+            f"VALUES ({mark}, {mark}, {mark}) {upsert_tail}"
+        )
+        self._all = f"SELECT {key}, document FROM {table} ORDER BY {key}"
+        self._key = (lambda key: key.encode()) if kind == "mariadb" else (lambda key: key)
+        self._now: Callable[[], Any] = (
+            (lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"))
+            if kind == "sqlite"
+            else (lambda: datetime.now(timezone.utc))
+            if kind == "postgres"
+            else (lambda: datetime.now(timezone.utc).replace(tzinfo=None))
+        )
+        self._cursor = connection.cursor()
+
+    def put(self, key: str, results: Results) -> None:
+        document = json.dumps(results, indent=2)
+        self._cursor.execute(self._put, (self._key(key), document, self._now()))
+
+    def get(self, key: str) -> Results:
+        cursor = self._cursor
+        cursor.execute(self._get, (self._key(key),))
+        row = cursor.fetchone()
+        if row is None:
+            return {}
+        results: Results = json.loads(row[0])
+        return results
+
+    def load_all(self) -> dict[str, Results]:
+        cursor = self.connection.cursor()
+        cursor.execute(self._all)
+        loads = json.loads
+        if self.kind == "mariadb":
+            loaded = {key.decode(): loads(document) for key, document in cursor}
+        else:
+            loaded = {key: loads(document) for key, document in cursor}
+        cursor.close()
+        return loaded
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _raw_sqlite(folder: str) -> Contestant:
+    import sqlite3
+
+    os.makedirs(folder, exist_ok=True)
+    connection = sqlite3.connect(f"{folder}/raw.sqlite3", isolation_level=None, timeout=30)
+    connection.execute("PRAGMA journal_mode=WAL")
+    return RawSQL("sqlite", connection, "results")
+
+
+def _raw_server(server: str) -> Callable[[str], Contestant]:
+    def build(folder: str) -> Contestant:
+        import sqlalchemy as sa
+
+        url = sa.make_url(SQL_SERVERS[server])
+        table = BENCH_TABLE_PREFIX + "raw_" + hashlib.sha1(folder.encode()).hexdigest()[:16]
+        if server == "postgres":
+            import psycopg
+
+            connection: Any = psycopg.connect(
+                host=url.host,
+                port=url.port,
+                user=url.username,
+                password=url.password or "",
+                dbname=url.database,
+                autocommit=True,
+            )
+        else:
+            import pymysql
+
+            connection = pymysql.connect(
+                host=url.host,
+                port=url.port or 3306,
+                user=url.username,
+                password=url.password or "",
+                database=url.database,
+                autocommit=True,
+                charset="utf8mb4",
+            )
+        return RawSQL(server, connection, table)
+
+    return build
 
 
 # -- torchx 0.7.0, the seed implementation ----------------------------------------------------
@@ -476,6 +601,7 @@ def all_specs() -> list[Spec]:
             requires=("resulttracker.backends.sql", "pymysql"),
             note="SQLResultTracker on the local MariaDB server.",
         ),
+        *sql_floor_specs(),
         Spec(
             "raw",
             local=RawLocal,
@@ -509,6 +635,30 @@ def all_specs() -> list[Spec]:
             local=_optuna_journal,
             requires=("optuna",),
             note="Optuna JournalStorage on a file (fsync per write): one trial per key.",
+        ),
+    ]
+
+
+def sql_floor_specs() -> list[Spec]:
+    """The bare drivers beside resulttracker's SQL trackers (issue 14's floor)."""
+    return [
+        Spec(
+            "raw-sqlite",
+            local=_raw_sqlite,
+            requires=("sqlite3",),
+            note="the SQLite floor: bare sqlite3, autocommit, WAL, one statement per operation.",
+        ),
+        Spec(
+            "raw-postgres",
+            local=_raw_server("postgres"),
+            requires=("psycopg", "sqlalchemy"),
+            note="the PostgreSQL floor: bare psycopg, autocommit, one statement per operation.",
+        ),
+        Spec(
+            "raw-mariadb",
+            local=_raw_server("mariadb"),
+            requires=("pymysql", "sqlalchemy"),
+            note="the MariaDB floor: bare PyMySQL, autocommit, one statement per operation.",
         ),
     ]
 

@@ -701,6 +701,51 @@ def check_targets(results: dict[str, dict[str, Cell]], specs: list[Spec]) -> lis
     return rows
 
 
+# -- issue 14: each SQL tracker against the bare driver on its database ----------------------
+
+#: resulttracker's SQL contestant -> the raw-driver floor on the same database.
+SQL_FLOORS = {
+    "resulttracker-sql": "raw-sqlite",
+    "resulttracker-postgres": "raw-postgres",
+    "resulttracker-mariadb": "raw-mariadb",
+}
+
+#: (workload, bound): our time over the floor's, at most.
+SQL_TARGETS = [("get_local", 1.5), ("put_local", 1.5), ("load_local", 1.3)]
+
+
+def check_sql_targets(
+    results: dict[str, dict[str, Cell]], specs: list[Spec]
+) -> list[dict[str, Any]]:
+    """The SQL rows of the targets table: ``get``/``put`` within 1.5× of the raw
+    driver, load-all (``scan``) within 1.3×, for each database both ran on."""
+    names = {spec.name for spec in specs}
+    rows = []
+    for ours, floor in SQL_FLOORS.items():
+        if ours not in names or floor not in names:
+            continue
+        for workload, bound in SQL_TARGETS:
+            row: dict[str, Any] = {
+                "contestant": ours,
+                "workload": workload,
+                "target": f"within {bound:g}× of {floor}",
+            }
+            cells = results.get(workload)
+            if cells is None:
+                row.update(measured=None, status="not run")
+            elif cells[ours].status or cells[floor].status:
+                row.update(measured=None, status=cells[ours].status or cells[floor].status)
+            else:
+                value = _within(floor)(results, workload, ours)
+                if value is None:
+                    row.update(measured=None, status="no comparison (contestant missing)")
+                else:
+                    status = "pass" if value <= bound else "MISS"
+                    row.update(measured=f"{value:.3f}×", status=status)
+            rows.append(row)
+    return rows
+
+
 # -- reporting -----------------------------------------------------------------------------
 
 
@@ -962,7 +1007,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.close()
         drop_benchmark_tables()
-    targets = check_targets(results, specs)
+    targets = check_targets(results, specs) + check_sql_targets(results, specs)
     seconds = time.perf_counter() - begun
     table = markdown(workloads, results, specs, missing, targets, options, seconds)
     print(table)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -189,7 +188,8 @@ def sql_harness(name: str, url: str, table: str, engine: sa.Engine) -> SQLHarnes
         raw_read,
         raw_names,
         text_only=dialect != "sqlite",
-        shown_base=re.sub(r"//[^/@]*@", "//***@", url),
+        # What SQLAlchemy shows: the user name, never the password.
+        shown_base=sa.make_url(url).render_as_string(hide_password=True),
         table=table,
     )
     return harness

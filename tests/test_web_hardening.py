@@ -325,7 +325,12 @@ def test_a_failing_store_is_a_502_with_the_headers(running: Running) -> None:
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise StoreError("the store is unreachable")
 
+    # The dashboard reads through the store's change feed (or a scan elsewhere).
     running.app.tracker.scan = unreachable  # type: ignore[method-assign]
+    store = running.app.tracker.store  # type: ignore[attr-defined]
+    store.list_versions_and_reserved = unreachable
+    store.list_versions = unreachable
+    store.scan = unreachable
     status, headers, body = running.client.request("GET", "/api/records")
     assert status == 502
     assert "unreachable" in json.loads(body)["error"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from typing import Any
 
 from ._urls import url_scheme
@@ -45,6 +46,7 @@ def open_tracker(url: str | os.PathLike[str], /, **options: Any) -> ResultTracke
         extra to install.
     """
     text = os.fspath(url)
+    _refuse_mistyped_database_url(text)
     target, extra = BACKENDS.get(url_scheme(text), _DEFAULT_BACKEND)
     module_name, _, class_name = target.partition(":")
     try:
@@ -56,3 +58,23 @@ def open_tracker(url: str | os.PathLike[str], /, **options: Any) -> ResultTracke
         ) from error
     tracker: ResultTracker = getattr(module, class_name)(text, **options)
     return tracker
+
+
+#: A database URL with a typo in its "://" (``postgresql//``, ``mysql:/``) or the
+#: ``postgres://`` spelling SQLAlchemy does not read; with credentials, it would
+#: otherwise open as a local folder named after the password.
+_MISTYPED_DATABASE_URL = re.compile(
+    r"(?:(?:sqlite|postgresql|mysql|mariadb)(?:\+\w+)?(?://|:/(?!/)|:(?!/)).*@"
+    r"|postgres(?:\+\w+)?://)",
+    re.IGNORECASE,
+)
+
+
+def _refuse_mistyped_database_url(text: str) -> None:
+    if _MISTYPED_DATABASE_URL.match(text):
+        head = re.split(r"[:/]", text, maxsplit=1)[0]
+        raise ValueError(
+            f"{head}... looks like a database URL with a typo (not shown: it may hold a "
+            "password); write dialect[+driver]://user:password@host/database, with "
+            "postgresql:// rather than postgres://"
+        )

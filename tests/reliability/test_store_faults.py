@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import resulttracker.backends.remote as remote_backend
+import resulttracker.snapshot as snapshot_module
 from resulttracker import FsspecResultTracker, StoreError, cli
 
 from ..faulty_s3 import FaultyS3
@@ -56,7 +57,9 @@ def test_endpoint_stopping_during_a_scan_is_a_prompt_clear_error(
 ) -> None:
     for number in range(30):
         tracker[f"k{number:02d}"] = {"n": number}
+    # Batches of 10, in a plain scan and in one that lists versions first.
     monkeypatch.setattr(remote_backend, "BATCH_SIZE", 10)
+    monkeypatch.setattr(snapshot_module, "BATCH_SIZE", 10)
     records = tracker.scan()
     assert next(records).key == "k00"  # the first batch is in
     endpoint.stop()

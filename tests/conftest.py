@@ -63,6 +63,8 @@ class StoreHarness(PublicStoreHarness):
     #: every bucket of the store, read without resulttracker.
     container: str = ""
     raw_containers: Callable[[], set[str]] | None = None
+    #: Object stores: delete a key's object without resulttracker.
+    raw_delete: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         self.shown_base = self.shown_base or self.base
@@ -258,6 +260,9 @@ class GcsJson:
                 return None
             raise
 
+    def delete(self, bucket: str, name: str) -> None:
+        self._call("DELETE", f"/storage/v1/b/{bucket}/o/{quote(name, safe='')}")
+
     def names(self, bucket: str) -> set[str]:
         names: set[str] = set()
         token = ""
@@ -283,6 +288,7 @@ def gcs_harness(endpoint: str) -> StoreHarness:
         lambda: raw.names(bucket),
         container=bucket,
         raw_containers=raw.buckets,
+        raw_delete=lambda key: raw.delete(bucket, "base/" + key),
     )
 
 
@@ -378,6 +384,7 @@ def azure_harness(endpoint: str) -> StoreHarness:
         lambda: set(client.list_blob_names()),
         container=container,
         raw_containers=lambda: {item.name for item in service.list_containers()},
+        raw_delete=lambda key: client.delete_blob("base/" + key),
     )
 
 

@@ -36,7 +36,7 @@ class Scene:
 
     def tracker(self) -> StoreTracker:
         """A fresh tracker, as another process would open (no shared caches)."""
-        extra = {"skip_instance_cache": True} if self.name == "s3" else {}
+        extra = {"skip_instance_cache": True} if self.name in ("s3", "gcs", "azure") else {}
         return FsspecResultTracker(self.base, **self.options, **extra)
 
     def put_raw(self, model: Model, key: str, results: dict[str, Any]) -> None:
@@ -95,11 +95,23 @@ def local_scene(folder: Path) -> Scene:
     return Scene("local", str(root), {}, raw_write, raw_delete)
 
 
-@pytest.fixture(params=["local", "s3"], name="scene")
+def emulator_scene(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> Scene:
+    """A GCS or Azure bucket on its emulator; raw writes through the harness's client."""
+    from .conftest import _harness
+
+    harness = next(_harness(request, tmp_path, name))
+    assert harness.raw_delete is not None
+    return Scene(name, harness.base, harness.options, harness.raw_write, harness.raw_delete)
+
+
+@pytest.fixture(params=["local", "s3", "gcs", "azure"], name="scene")
 def scene_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Scene:
-    """A folder and an S3 bucket (behind the counting endpoint) in turn."""
+    """A folder, an S3 bucket (behind the counting endpoint), a GCS bucket and an
+    Azure container in turn."""
     if request.param == "local":
         return local_scene(tmp_path)
+    if request.param in ("gcs", "azure"):
+        return emulator_scene(request, tmp_path, request.param)
     return s3_scene(request.getfixturevalue("counting_s3"))
 
 

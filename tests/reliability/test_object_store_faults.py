@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import resulttracker.backends.remote as remote_backend
+import resulttracker.snapshot as snapshot_module
 from resulttracker import FsspecResultTracker, StoreError
 
 from ..conftest import StoreHarness, _harness, azure_options, gcs_options
@@ -54,7 +55,9 @@ def test_endpoint_stopping_during_a_scan_is_a_prompt_clear_error(
     harness, proxy, tracker = faulty
     for number in range(30):
         tracker[f"k{number:02d}"] = {"n": number}
+    # Batches of 10, in a plain scan and in one that lists versions first.
     monkeypatch.setattr(remote_backend, "BATCH_SIZE", 10)
+    monkeypatch.setattr(snapshot_module, "BATCH_SIZE", 10)
     records = tracker.scan()
     assert next(records).key == "k00"  # the first batch is in
     proxy.stop()

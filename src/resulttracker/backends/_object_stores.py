@@ -111,8 +111,11 @@ async def container_exists(fs: Any, protocol: str, container: str) -> bool:
             return False
         return True
     if protocol == "gs":
+        # A one-object listing, not the bucket's metadata: it needs only the
+        # permission reads already need (storage.objects.list, which the usual
+        # object-viewer roles grant, unlike storage.buckets.get).
         try:
-            await fs._call("GET", "b/{}", container, json_out=True)
+            await fs._call("GET", "b/{}/o", container, maxResults=1, json_out=True)
         except FileNotFoundError:
             return False
         return True
@@ -133,7 +136,8 @@ async def list_objects(
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """Yield ``(name, info)`` for every object of ``container`` whose name starts
     with ``prefix``: names exactly as stored (``bucket/`` not included), and
-    ``info`` with at least ``size`` and a modification time."""
+    ``info`` with at least ``size``, a modification time and ``version`` (see
+    :func:`read_versioned`)."""
     if protocol == "s3":
         token: str | None = None
         while True:
@@ -147,7 +151,7 @@ async def list_objects(
                     {
                         "size": item.get("Size"),
                         "LastModified": item.get("LastModified"),
-                        "ETag": item.get("ETag"),
+                        "version": etag_version(item.get("ETag")),
                     },
                 )
             token = page.get("NextContinuationToken")
@@ -166,14 +170,72 @@ async def list_objects(
                 json_out=True,
             )
             for item in page.get("items", []):
-                updated = rfc3339(item.get("updated", ""))
-                yield item["name"], {"size": int(item.get("size", 0)), "updated": updated}
+                info = {
+                    "size": int(item.get("size", 0)),
+                    "updated": rfc3339(item.get("updated", "")),
+                    "version": _generation_version(item.get("generation")),
+                }
+                yield item["name"], info
             page_token = page.get("nextPageToken")
             if not page_token:
                 return
     elif protocol == "abfs":
         async with fs.service_client.get_container_client(container) as client:
             async for blob in client.list_blobs(name_starts_with=prefix or None):
-                yield blob.name, {"size": blob.size, "last_modified": blob.last_modified}
+                info = {
+                    "size": blob.size,
+                    "last_modified": blob.last_modified,
+                    "version": etag_version(blob.etag),
+                }
+                yield blob.name, info
     else:
         raise ValueError(f"no object listing for the protocol {protocol!r}")
+
+
+# -- versions: a tag that changes with every write, from listings and from reads --------
+
+
+def etag_version(etag: object) -> str | None:
+    """S3's and Azure's ETag (changes with every write) as a version."""
+    return f"e:{etag.strip(chr(34))}" if isinstance(etag, str) and etag else None
+
+
+def _generation_version(generation: object) -> str | None:
+    """GCS's object generation (a new one with every write) as a version."""
+    return f"g:{generation}" if isinstance(generation, (str, int)) and generation else None
+
+
+async def read_versioned(
+    fs: Any, protocol: str, container: str, name: str, limit: int
+) -> tuple[bytes, str | None]:
+    """The first ``limit + 1`` bytes of an object and the version of exactly those
+    bytes, in one request (two for an empty object, which no range fits). A
+    missing object raises as the store's client does (see ``names_missing_*``)."""
+    if protocol == "gs":
+        path = "b/{}/o/{}"
+        try:
+            headers, data = await fs._call(
+                "GET", path, container, name, alt="media", headers={"Range": f"bytes=0-{limit}"}
+            )
+        except Exception as error:
+            if not is_unsatisfiable_range(error):
+                raise
+            headers, data = await fs._call("GET", path, container, name, alt="media")
+        return bytes(data), _generation_version(headers.get("X-Goog-Generation"))
+    if protocol == "abfs":
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        async with fs.service_client.get_blob_client(container, name) as blob:
+            try:
+                try:
+                    download = await blob.download_blob(offset=0, length=limit + 1)
+                except HttpResponseError as error:
+                    if not is_unsatisfiable_range(error):
+                        raise
+                    download = await blob.download_blob()
+                data = await download.readall()
+            except ResourceNotFoundError as error:
+                # As adlfs reports it: a FileNotFoundError caused by the store's answer.
+                raise FileNotFoundError(f"{container}/{name}") from error
+        return bytes(data), etag_version(download.properties.etag)
+    raise ValueError(f"no versioned read for the protocol {protocol!r}")

@@ -593,8 +593,9 @@ class RemoteFiles(Store):
 
     @property
     def versions(self) -> bool:  # type: ignore[override]
-        """S3 listings carry each object's ETag, and a GET the ETag of what it returns."""
-        return self._protocol in _ETAG_PROTOCOLS
+        """Object-store listings carry a version tag (S3 and Azure: the ETag; GCS:
+        the generation), and a GET the tag of exactly what it returns."""
+        return self._protocol in object_stores.KNOWN_PROTOCOLS and self._async
 
     def list_versions(self, prefix: str) -> Iterator[Listed]:
         # A generator: nothing is listed until the caller iterates.
@@ -602,7 +603,7 @@ class RemoteFiles(Store):
             yield from super().list_versions(prefix)
             return
         for key, info in self.entries(prefix).items():
-            yield Listed(key, _etag_version(info.get("ETag")), _modified(info))
+            yield Listed(key, info.get("version"), _modified(info))
 
     # Faster than the default: a listing of every key also lists the reserved
     # folder, so looking for a snapshot costs no request of its own.
@@ -611,7 +612,7 @@ class RemoteFiles(Store):
             return super().list_versions_and_reserved(prefix)
         reserved: list[str] = []
         listing = [
-            Listed(key, _etag_version(info.get("ETag")), _modified(info))
+            Listed(key, info.get("version"), _modified(info))
             for key, info in self.entries(prefix, reserved).items()
         ]
         return listing, reserved
@@ -643,6 +644,14 @@ class RemoteFiles(Store):
         # bounded like _fetch. The modification time is left to the listing, which
         # plain scans use too (a GET's Last-Modified has only whole seconds).
         bucket, name, *_ = self.fs.split_path(path)
+        if self._protocol != "s3":
+            try:
+                data, version = await object_stores.read_versioned(
+                    self.fs, self._protocol, bucket, name, MAX_DOCUMENT_BYTES
+                )
+            except _MISSING as error:
+                return self._versioned_not_found(error)
+            return Versioned(data, version, None)
         try:
             response = await self.fs._call_s3(
                 "get_object", Bucket=bucket, Key=name, Range=f"bytes=0-{MAX_DOCUMENT_BYTES}"
@@ -661,7 +670,7 @@ class RemoteFiles(Store):
             data = await body.read()
         finally:
             body.close()
-        return Versioned(bytes(data), _etag_version(response.get("ETag")), None)
+        return Versioned(bytes(data), object_stores.etag_version(response.get("ETag")), None)
 
     # Faster than the default on S3: one LIST request, where a listing of a
     # missing folder costs s3fs three (LIST, then HEAD and LIST to tell a file).
@@ -713,11 +722,3 @@ def open_destination(
 
 def _unreachable(*_: Any) -> Any:
     raise AssertionError("an async file system's call ran synchronously")
-
-
-#: Protocols whose listings and reads carry an ETag (s3fs).
-_ETAG_PROTOCOLS = ("s3", "s3a")
-
-
-def _etag_version(etag: object) -> str | None:
-    return f"e:{etag.strip(chr(34))}" if isinstance(etag, str) and etag else None

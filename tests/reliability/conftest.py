@@ -54,3 +54,43 @@ def shared_base(
         engine = sa.create_engine(url)
         drop_tables(engine, table)
         engine.dispose()
+
+
+#: operation_timeout of the fault tests (the default is 60 s), and the time to notice
+#: the deadline (fsspec checks about once a second) and clean up.
+FAULT_TIMEOUT = 4.0
+FAULT_SLACK = 3.0
+
+
+def check_a_stopped_endpoint_mid_scan(
+    tracker: Any,
+    stop: Any,
+    start: Any,
+    location: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The endpoint behind ``tracker`` stops between two batches of a scan: the scan
+    ends within the deadline in a ``StoreError`` naming the batch and ``location``
+    (a regular expression), and the same tracker works again once it restarts."""
+    import time
+
+    import resulttracker.backends.remote as remote_backend
+    import resulttracker.snapshot as snapshot_module
+    from resulttracker import StoreError
+
+    for number in range(30):
+        tracker[f"k{number:02d}"] = {"n": number}
+    # Batches of 10, in a plain scan and in one that lists versions first.
+    monkeypatch.setattr(remote_backend, "BATCH_SIZE", 10)
+    monkeypatch.setattr(snapshot_module, "BATCH_SIZE", 10)
+    records = tracker.scan()
+    assert next(records).key == "k00"  # the first batch is in
+    stop()
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=rf"reading 10 keys on '{location}'"):
+        list(records)
+    assert time.monotonic() - started < FAULT_TIMEOUT + FAULT_SLACK
+    start()
+    assert [record.results["n"] for record in tracker.scan()] == list(range(30))
+    tracker["after"] = {"ok": True}
+    assert tracker["after"] == {"ok": True}

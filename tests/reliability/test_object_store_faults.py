@@ -3,6 +3,7 @@ a TCP proxy on loopback); S3's own cases are in test_store_faults.py."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,15 +11,13 @@ from typing import Any
 
 import pytest
 
-import resulttracker.backends.remote as remote_backend
-import resulttracker.snapshot as snapshot_module
 from resulttracker import FsspecResultTracker, StoreError
 
 from ..conftest import StoreHarness, _harness, azure_options, gcs_options
 from ..faulty_proxy import FaultyProxy
+from .conftest import FAULT_SLACK, FAULT_TIMEOUT, check_a_stopped_endpoint_mid_scan
 
-TIMEOUT = 4.0  # operation_timeout used here; the default is 60 s
-SLACK = 3.0  # time to notice the deadline (fsspec checks once a second) and clean up
+TIMEOUT, SLACK = FAULT_TIMEOUT, FAULT_SLACK
 
 
 @pytest.fixture(params=["gcs", "azure"])
@@ -53,23 +52,9 @@ def test_endpoint_stopping_during_a_scan_is_a_prompt_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     harness, proxy, tracker = faulty
-    for number in range(30):
-        tracker[f"k{number:02d}"] = {"n": number}
-    # Batches of 10, in a plain scan and in one that lists versions first.
-    monkeypatch.setattr(remote_backend, "BATCH_SIZE", 10)
-    monkeypatch.setattr(snapshot_module, "BATCH_SIZE", 10)
-    records = tracker.scan()
-    assert next(records).key == "k00"  # the first batch is in
-    proxy.stop()
-    started = time.monotonic()
-    with pytest.raises(StoreError, match=rf"reading 10 keys on '{harness.base}'"):
-        list(records)
-    assert time.monotonic() - started < TIMEOUT + SLACK
-    # The endpoint comes back: the same tracker object works again.
-    proxy.start()
-    assert [record.results["n"] for record in tracker.scan()] == list(range(30))
-    tracker["after"] = {"ok": True}
-    assert tracker["after"] == {"ok": True}
+    check_a_stopped_endpoint_mid_scan(
+        tracker, proxy.stop, proxy.start, re.escape(harness.base), monkeypatch
+    )
 
 
 CALLS: dict[str, Callable[[FsspecResultTracker], Any]] = {

@@ -11,15 +11,13 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-import resulttracker.backends.remote as remote_backend
-import resulttracker.snapshot as snapshot_module
 from resulttracker import FsspecResultTracker, StoreError, cli
 
 from ..faulty_s3 import FaultyS3
+from .conftest import FAULT_SLACK, FAULT_TIMEOUT, check_a_stopped_endpoint_mid_scan
 
 _buckets = itertools.count()
-TIMEOUT = 4.0  # operation_timeout used here; the default is 60 s
-SLACK = 3.0  # time to notice the deadline and clean up
+TIMEOUT, SLACK = FAULT_TIMEOUT, FAULT_SLACK
 
 
 @pytest.fixture
@@ -55,23 +53,9 @@ def tracker(endpoint: FaultyS3) -> FsspecResultTracker:
 def test_endpoint_stopping_during_a_scan_is_a_prompt_clear_error(
     endpoint: FaultyS3, tracker: FsspecResultTracker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for number in range(30):
-        tracker[f"k{number:02d}"] = {"n": number}
-    # Batches of 10, in a plain scan and in one that lists versions first.
-    monkeypatch.setattr(remote_backend, "BATCH_SIZE", 10)
-    monkeypatch.setattr(snapshot_module, "BATCH_SIZE", 10)
-    records = tracker.scan()
-    assert next(records).key == "k00"  # the first batch is in
-    endpoint.stop()
-    started = time.monotonic()
-    with pytest.raises(StoreError, match=r"reading 10 keys on 's3://faults-\d+/exp'"):
-        list(records)
-    assert time.monotonic() - started < TIMEOUT + SLACK
-    # The endpoint comes back: the same tracker object works again.
-    endpoint.start()
-    assert [record.results["n"] for record in tracker.scan()] == list(range(30))
-    tracker["after"] = {"ok": True}
-    assert tracker["after"] == {"ok": True}
+    check_a_stopped_endpoint_mid_scan(
+        tracker, endpoint.stop, endpoint.start, r"s3://faults-\d+/exp", monkeypatch
+    )
 
 
 def test_a_few_503_answers_are_retried(endpoint: FaultyS3, tracker: FsspecResultTracker) -> None:

@@ -8,17 +8,12 @@ moto's S3 application behind a WSGI middleware that sorts each request into
 from __future__ import annotations
 
 import collections
-import logging
-import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from moto.server import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
-
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
+from .faulty_s3 import FaultyS3
 
 
 def request_kind(environ: dict[str, Any]) -> str:
@@ -35,25 +30,19 @@ def request_kind(environ: dict[str, Any]) -> str:
     return "OTHER"
 
 
-class CountingS3:
-    """moto's S3 on a free loopback port; ``counts`` maps a kind to its requests."""
+class CountingS3(FaultyS3):
+    """moto's S3 on a free loopback port (see :class:`FaultyS3`); ``counts`` maps a
+    kind to its requests."""
 
     def __init__(self) -> None:
-        self._app = DomainDispatcherApplication(create_backend_app)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        super().__init__()
         self.counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         with self._lock:
             self.counts[request_kind(environ)] += 1
-        response: Iterable[bytes] = self._app(environ, start_response)
-        return response
+        return super()._wsgi(environ, start_response)
 
     def reset(self) -> None:
         with self._lock:
@@ -63,16 +52,3 @@ class CountingS3:
         """The counts so far, without the zero ones."""
         with self._lock:
             return {kind: count for kind, count in self.counts.items() if count}
-
-    def start(self) -> None:
-        self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        assert self._server is not None
-        assert self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-        self._server = None

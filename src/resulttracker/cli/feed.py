@@ -11,8 +11,15 @@ import click
 from ..api import StoreTracker
 from .app import CommandError, cli, settings
 from .options import prefix_argument
-from .output import human, output_options, write_one
-from .read import _format_time
+from .output import (
+    format_time,
+    human,
+    output_options,
+    stdout_is_terminal,
+    terminal_safe,
+    write_one,
+    write_rows,
+)
 
 if TYPE_CHECKING:
     from ..model import Change
@@ -67,13 +74,11 @@ def _change_row(change: Change, output_format: str) -> dict[str, Any]:
         "kind": change.kind,
         "key": change.key,
         "results": None if record is None else record.results,
-        "modified": None if record is None else _format_time(record.modified, output_format),
+        "modified": None if record is None else format_time(record.modified, output_format),
     }
 
 
 def _change_line(row: Row) -> str:
-    from .output import terminal_safe
-
     results = row["results"]
     shown = "" if results is None else "  ".join(f"{n}={human(v)}" for n, v in results.items())
     line = f"{row['modified'] or '-':19}  {row['kind']:6}  {row['key']}  {shown}".rstrip()
@@ -128,8 +133,6 @@ def watch(
     and modified. Each look at the store lists the keys and reads only the
     changed ones (on S3: one LIST request per 1,000 keys when nothing changed).
     """
-    from .output import _json, stdout_is_terminal
-
     chosen = output_format or ("table" if stdout_is_terminal() else "jsonl")
     feed = _store_tracker().watch(prefix)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -141,7 +144,10 @@ def watch(
             if not (first and only_new):
                 for change in changes:
                     row = _change_row(change, chosen)
-                    click.echo(_json(row) if chosen == "jsonl" else _change_line(row))
+                    if chosen == "jsonl":
+                        write_rows([row], "jsonl")
+                    else:
+                        click.echo(_change_line(row))
                     shown += 1
                     if count is not None and shown >= count:
                         sys.stdout.flush()

@@ -30,6 +30,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -397,6 +398,16 @@ class ProgressBar:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+def format_time(modified: datetime | None, output_format: str) -> str | None:
+    """A modification time as a table shows it (local time, seconds) or as the
+    machine formats do (ISO 8601 with its offset)."""
+    if modified is None:
+        return None
+    if output_format == "table":
+        return modified.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return modified.isoformat()
 
 
 def note(message: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 import click
@@ -27,6 +26,7 @@ from .options import key_argument, prefix_argument, where_option
 from .output import (
     OUTPUT_FORMATS,
     Row,
+    format_time,
     human_statistic,
     note,
     output_options,
@@ -77,14 +77,6 @@ def get(key: str, output_format: str) -> None:
     write_one(results, output_format)
 
 
-def _format_time(modified: datetime | None, output_format: str) -> str | None:
-    if modified is None:
-        return None
-    if output_format == "table":
-        return modified.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    return modified.isoformat()
-
-
 @cli.command(name="ls")
 @prefix_argument()
 @click.option(
@@ -119,7 +111,7 @@ def list_keys(prefix: str | None, long: bool, output_format: str | None) -> None
     rows = (
         {
             "key": record.key,
-            "modified": _format_time(record.modified, chosen),
+            "modified": format_time(record.modified, chosen),
             "results": len(record.results),
         }
         for record in records

@@ -59,19 +59,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
 
+from sample import results_for  # noqa: E402
+
 from resulttracker import FsspecResultTracker  # noqa: E402
 from resulttracker.backends.local_versions import RACY_SECONDS  # noqa: E402
-
-
-def results_for(index: int) -> dict[str, Any]:
-    """Five results per key, as in run.py."""
-    return {
-        "loss": round(0.5 + (index % 997) / 1000, 6),
-        "accuracy/mean": 0.9,
-        "accuracy/sem": 0.01,
-        "epoch": index % 50,
-        "learning_rate": 0.001,
-    }
 
 
 def key_for(index: int) -> str:

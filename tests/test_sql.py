@@ -470,3 +470,40 @@ def test_sqlite_file_in_a_missing_folder_is_created_by_the_first_write(tmp_path:
     assert path.is_file()
     assert SQLResultTracker(f"sqlite:///{path}")["k"] == {"x": 1}
     tracker.close()
+
+
+def test_a_table_not_written_yet_is_a_missing_base(sql: SQLHarness) -> None:
+    # The base of a SQL store is its table, made by the first write as a folder
+    # is: a mistyped table name is said by exists() and by the reading commands.
+    from click.testing import CliRunner
+
+    from resulttracker import cli
+
+    other = SQLResultTracker(sql.base, **{**sql.options, "table": f"{sql.table}_typo"})
+    assert other.exists() is False
+    assert list(other.keys()) == []  # the library keeps torchx's contract
+    options = [
+        f"-o{name}={value}" for name, value in {**sql.options, "table": f"{sql.table}_typo"}.items()
+    ]
+    shown = CliRunner().invoke(cli.cli, ["show", "--base", sql.base, *options])
+    assert shown.exit_code == 1
+    assert "does not exist" in shown.stderr
+    assert "Traceback" not in shown.stderr
+    assert other.exists() is False  # reading created nothing
+    sql.tracker.put("k", x=1)
+    assert sql.tracker.exists() is True
+    sql.tracker.delete("k")
+    assert sql.tracker.exists() is True  # an empty table is an empty store, not a missing one
+
+
+def test_a_mistyped_sqlite_file_is_a_missing_base(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from resulttracker import cli
+
+    url = f"sqlite:///{tmp_path}/typo.db"
+    assert SQLResultTracker(url).exists() is False
+    result = CliRunner().invoke(cli.cli, ["ls", "--base", url])
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no empty database file was made

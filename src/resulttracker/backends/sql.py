@@ -1892,6 +1892,11 @@ class _SQLStore(Store):
     def __repr__(self) -> str:
         return repr(self._tracker)
 
+    def exists(self) -> bool:
+        # The base is the table, made by the first write as a folder is: a
+        # mistyped SQLite file or table name is said, not read as an empty store.
+        return self._tracker._prepare(create=False)
+
     def read(self, key: str) -> bytes | None:
         return self._tracker._read(key)
 

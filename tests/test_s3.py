@@ -125,3 +125,47 @@ def test_an_unreachable_endpoint_fails_promptly_and_clearly(closed_port: int) ->
         assert time.monotonic() - started < 30
         assert isinstance(caught.value, OSError)
         assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-01T11:35:40.000Z",
+        "2026-12-01T11:35:40Z",
+        "2026-12-01T11:35:40.123456+02:00",
+        "Tue, 01 Dec 2026 11:35:40 GMT",  # HTTP dates (Last-Modified headers)
+        "2026-12-01T11:35:40",  # no zone: botocore's rule (UTC), not the local zone
+        "1764588940",
+        1764588940,
+        1764588940.5,
+    ],
+)
+def test_listing_timestamps_read_as_botocore_reads_them(text: str | float) -> None:
+    from botocore.utils import parse_timestamp as botocore_parse_timestamp
+
+    from resulttracker.backends._object_stores import parse_timestamp
+
+    ours, theirs = parse_timestamp(text), botocore_parse_timestamp(text)
+    assert ours == theirs
+    assert ours.utcoffset() == theirs.utcoffset()
+
+
+def test_listing_modification_times_are_the_stores(s3_endpoint: str, s3_bucket: Any) -> None:
+    bucket, client = s3_bucket
+    tracker = FsspecResultTracker(f"s3://{bucket}/base", **s3_options(s3_endpoint))
+    for index in range(3):
+        tracker[f"k{index}"] = {"x": index}
+    modified = {record.key: record.modified for record in tracker.scan()}
+    listed = client.list_objects_v2(Bucket=bucket, Prefix="base/")["Contents"]
+    assert modified == {item["Key"][len("base/") :]: item["LastModified"] for item in listed}
+
+
+def test_a_session_of_the_callers_own_is_kept(s3_endpoint: str, s3_bucket: Any) -> None:
+    import aiobotocore.session
+
+    bucket, _ = s3_bucket
+    session = aiobotocore.session.AioSession()
+    tracker = FsspecResultTracker(f"s3://{bucket}/base", session=session, **s3_options(s3_endpoint))
+    tracker["k"] = {"x": 1}
+    assert tracker.store.fs.session is session  # type: ignore[attr-defined]
+    assert tracker["k"] == {"x": 1}

@@ -132,6 +132,8 @@ def open_filesystem(base: str, storage_options: Mapping[str, Any]) -> tuple[Any,
             f"cannot open {redact_url(base)!r}: the file system for {protocol!r} is not "
             f"installed ({error}); {hint}"
         ) from error
+    if protocol in ("s3", "s3a"):
+        object_stores.fast_s3_timestamps(fs)
     return fs, str(root).rstrip("/")
 
 

@@ -1747,6 +1747,9 @@ def _create_engine(
         )
         connect_args["options"] = f"{server} {connect_args.get('options', '')}".strip()
         options.setdefault("pool_timeout", timeouts.pool)
+        # No hstore column here: no query for its type on a new engine's first
+        # connection (a fresh reader's round trip).
+        options.setdefault("use_native_hstore", False)
     else:
         connect_args.setdefault("connect_timeout", timeouts.connect)
         # The handshake is read under read_timeout: the connect timeout until

@@ -147,21 +147,105 @@ def encode_stored(results: Mapping[str, StoredValue], *, key: str) -> bytes:
     return data
 
 
-def decode(data: bytes, *, key: str, location: str | Callable[[], str]) -> Results:
+def decode(data: bytes | str, *, key: str, location: str | Callable[[], str]) -> Results:
     """Decode a stored document as torchx reads it, or raise
     :class:`CorruptResultError` when it cannot be decoded safely (see the module
     docstring for both lists).
 
     The annotation is torchx's (``Dict[str, ResultType]``); documents written
     by others may hold any :data:`~resulttracker.model.StoredValue`.
-    ``location`` may be a function giving it, called only when there is an error:
-    bulk reads decode thousands of documents and need it for none of them.
+    ``data`` may also be the document's text, as a database driver hands it
+    back: it reads as its UTF-8 bytes would. ``location`` may be a function
+    giving it, called only when there is an error: bulk reads decode thousands
+    of documents and need it for none of them.
     """
+    # The usual document (what ``encode`` writes: ``{`` ... ``}``, no escape,
+    # few brackets) is decoded by the C scanner alone, once a few C-level
+    # searches of its bytes have shown that every check of the full path would
+    # pass (see "Why the fast path..." below). Anything else, and every corrupt
+    # document, takes the full path, which gives the verdict.
+    if isinstance(data, str):
+        try:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise _corrupt(key, location, f"not valid UTF-8 ({error})") from None
+    # (A byte given as an int is searched with memchr, several times faster.)
+    if (
+        0 < len(data) <= _FAST_BYTES
+        and data[0] == _OPEN_BRACE
+        and data[-1] == _CLOSE_BRACE
+        and (_BACKSLASH not in data or b"\\u" not in data)
+        and 0 < _int_digits_limit() <= MAX_INT_DIGITS
+    ):
+        flat = _OPEN_BRACKET not in data and data.find(_OPEN_BRACE, 1) == -1
+        if flat or data.count(b"{") + data.count(b"[") <= MAX_DEPTH:
+            try:
+                text = data.decode("utf-8")
+                results, end = _SCAN(text, 0)
+            except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
+                pass
+            else:
+                if end == len(text) and (
+                    (flat and _INFINITIES.isdisjoint(results.values()))
+                    or _MAY_OVERFLOW.search(data) is None
+                ):
+                    return cast(Results, results)
+    return _decode(data, key, location)
+
+
+#: Documents up to this size may take the fast path: well under
+#: MAX_DOCUMENT_BYTES and 2 * MAX_CONTAINERS (where _decode counts containers).
+_FAST_BYTES = 64 * 1024
+
+# The C scanner of a default decoder: what ``json.loads`` runs, without the
+# layers around it (the whitespace skipping that a document starting and ending
+# with braces does not need).
+_SCAN: Callable[[str, int], tuple[Any, int]]
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+_INFINITIES = frozenset((math.inf, -math.inf))
+_OPEN_BRACE, _CLOSE_BRACE, _OPEN_BRACKET, _BACKSLASH = b"{}[\\"
+
+_int_digits_limit = sys.get_int_max_str_digits
+
+# Why the fast path of decode gives what _decode (the full path) gives.
+#
+# It takes a document of at most ``_FAST_BYTES`` bytes, starting with ``{`` and
+# ending with ``}``, with no ``\u`` escape, no more than MAX_DEPTH ``[`` and
+# ``{`` in all, that the C scanner reads to its last byte, while the
+# interpreter's digit limit is the default's or lower. Then, check by check:
+#
+# * size: ``_FAST_BYTES`` is far below MAX_DOCUMENT_BYTES; a BOM, or space
+#   before or after the object, makes the first or last byte something other
+#   than a brace (and json.loads would skip that space: the scanner need not);
+# * UTF-8: the same strict decoding (a failure goes to the full path);
+# * lone surrogate: strict UTF-8 decoding refuses an encoded one, so one can only
+#   come from a ``\u`` escape, and there is none;
+# * depth and number of lists and objects: each takes a ``[`` or ``{`` (those
+#   inside strings are counted too: more, never fewer), so there are at most
+#   MAX_DEPTH (<= MAX_CONTAINERS) of them, nested at most MAX_DEPTH deep;
+# * integer size: the interpreter refuses an integer of more digits than its
+#   limit, at most MAX_INT_DIGITS: the full path too parses without its own
+#   check then (``careful=False``);
+# * not JSON, not an object: the scanner fails, or stops before the end (extra
+#   data); started at ``{`` it returns a dict;
+# * float overflow: the full path parses again, carefully, only when a float is
+#   infinite *and* _MAY_OVERFLOW finds a literal that may overflow. An object
+#   holding no other container ("flat") is checked as the full path checks it,
+#   by its values (when none is infinite there is no second parse); otherwise
+#   _MAY_OVERFLOW finding nothing settles it. ``Infinity`` itself, in a value or
+#   in a string, reads the same on both paths.
+
+
+def _corrupt(key: str, location: str | Callable[[], str], reason: str) -> CorruptResultError:
+    return CorruptResultError(key, location if isinstance(location, str) else location(), reason)
+
+
+def _decode(data: bytes, key: str, location: str | Callable[[], str]) -> Results:
+    """:func:`decode` with every check made (the full path)."""
 
     def corrupt(reason: str) -> CorruptResultError:
-        return CorruptResultError(
-            key, location if isinstance(location, str) else location(), reason
-        )
+        return _corrupt(key, location, reason)
 
     if len(data) > MAX_DOCUMENT_BYTES:
         raise corrupt(f"{len(data)} bytes is over the {MAX_DOCUMENT_BYTES}-byte limit")
@@ -171,8 +255,8 @@ def decode(data: bytes, *, key: str, location: str | Callable[[], str]) -> Resul
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise corrupt(f"not valid UTF-8 ({error})") from None
-    # The usual document is decoded by the C parser alone; the checks below cost
-    # a few byte searches unless the document holds something unusual.
+    # The checks below cost a few byte searches unless the document holds
+    # something unusual.
     check_text = b"\\u" in data and _ESCAPED_SURROGATE.search(data) is not None
     # Each list or object takes two bytes at least; strings are left out when
     # counting them, so brackets inside text do not count.

@@ -95,6 +95,21 @@ def normalize_key(key: object) -> str:
     """Return the canonical ``str`` form of ``key`` or raise :class:`InvalidKeyError`."""
     if type(key) is str:
         text = key
+        # The usual key (short, ASCII, printable, no backslash, no empty segment,
+        # no segment starting with "."), known valid from a few C-level string
+        # tests; _check_key_text decides for every other.
+        if (
+            0 < len(text) <= MAX_SEGMENT_BYTES
+            and text.isascii()
+            and text.isprintable()
+            and "\\" not in text
+            and text[0] != "."
+            and text[0] != "/"
+            and text[-1] != "/"
+            and "//" not in text
+            and "/." not in text
+        ):
+            return text
     elif isinstance(key, str):
         text = str.__str__(key)
     else:

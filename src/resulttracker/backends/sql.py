@@ -54,6 +54,7 @@ import hashlib
 import importlib
 import json
 import math
+import operator
 import os
 import random
 import re
@@ -426,7 +427,7 @@ class SQLResultTracker(StoreTracker):
     # is built only if the document is corrupt.
     def get(self, key: KeyType) -> Results:
         name = normalize_key(key)
-        document = self._read(name)
+        document = self._read_stored(name)
         if document is None:
             return {}
         try:
@@ -438,15 +439,19 @@ class SQLResultTracker(StoreTracker):
     # DB-API connection (_execute), in autocommit: one round trip each.
 
     def _read(self, key: str) -> bytes | None:
+        document = self._read_stored(key)
+        return None if document is None else self._sql.document(document)
+
+    def _read_stored(self, key: str) -> bytes | str | None:
+        """The document as the driver hands it back: bytes, or text (psycopg),
+        which the codec reads as its UTF-8 bytes without the copy."""
         if not self._ready and not self._prepare(create=False):
             return None
         statements = self._sql
         row = self._execute(
             "reading key", key, _fetch_one, statements.read_sql, statements.read_parameters(key)
         )
-        if row is None:
-            return None
-        return row[0] if statements.document is _identity else statements.document(row[0])
+        return None if row is None else row[0]
 
     # Faster than the default: one query per chunk of keys instead of one per key.
     def _read_many(self, keys: Sequence[str]) -> Iterable[tuple[str, bytes | None]]:
@@ -492,30 +497,43 @@ class SQLResultTracker(StoreTracker):
     # ("keyset pagination").
     def _scan_documents(self, prefix: str) -> Iterator[tuple[str, bytes | None, datetime | None]]:
         for rows in self._scan_batches(prefix):
-            yield from rows
+            statements = self._sql
+            key_of, document_of, time_of = statements.key, statements.document, statements.modified
+            for key, document, modified in rows:
+                yield key_of(key), document_of(document), time_of(modified)
 
     # Faster than StoreTracker._scan: rows go from the driver to the codec and
-    # into Records with no adapter or generator in between.
+    # into Records with no adapter, generator or conversion in between (the keys
+    # come from the store, where only valid keys are written: they are not
+    # validated again).
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
         decode = codec.decode
-        for rows in self._scan_batches(prefix):
+        batches = self._scan_batches(prefix)
+        for rows in batches:
+            statements = self._sql
+            key_of, time_of = statements.key, statements.modified
+            same_key = key_of is _identity
             for key, document, modified in rows:
+                if not same_key:
+                    key = key_of(key)
                 try:
                     results = decode(document, key=key, location="")
                 except CorruptResultError as error:
                     # The location is built only for a corrupt document.
                     yield CorruptResultError(key, self._location(key), error.reason)
                 else:
-                    yield Record(key, results, modified)
+                    yield Record(key, results, time_of(modified))
 
-    def _scan_batches(self, prefix: str) -> Iterator[list[tuple[str, bytes, datetime | None]]]:
+    def _scan_batches(self, prefix: str) -> Iterator[list[Any]]:
+        """The rows ``(key, document, modified)`` under ``prefix`` in batches, as
+        the driver hands them back (see :class:`_Statements` for their conversions)."""
         if not self._ready and not self._prepare(create=False):
             return
         statements = self._sql
+        read = functools.partial(_read_batch, stream=statements.streaming)
         if prefix:
             # The key equal to the prefix sorts before every key under "prefix/".
             sql, parameters = statements.scan_exact(prefix)
-            read = functools.partial(_read_batch, statements=statements)
             yield self._execute("scanning keys", None, read, sql, parameters)[0]
             after, upper = prefix + "/", prefix + "0"
         else:
@@ -528,7 +546,6 @@ class SQLResultTracker(StoreTracker):
         # stops early at _SCAN_BATCH_BYTES (see _read_batch); the next one asks
         # for as many rows as the documents seen so far say fit.
         limit = statements.first_batch
-        read = functools.partial(_read_batch, statements=statements)
         while True:
             sql, parameters = statements.scan(after, upper, limit)
             rows, size, complete = self._execute("scanning keys", None, read, sql, parameters)
@@ -536,7 +553,7 @@ class SQLResultTracker(StoreTracker):
             if complete and len(rows) < limit:
                 return
             limit = max(1, min(BATCH_SIZE, _SCAN_BATCH_BYTES * len(rows) // max(size, 1)))
-            after = rows[-1][0]
+            after = statements.key(rows[-1][0])
 
     # -- version tags (the change feed): the revision column, read only here ---------
 
@@ -1081,39 +1098,35 @@ def _run_statement(cursor: Any, sql: str, parameters: Any) -> int:
 
 
 def _read_batch(
-    cursor: Any, sql: str, parameters: Any, *, statements: _Statements
-) -> tuple[list[tuple[str, bytes, datetime | None]], int, bool]:
-    """The rows of one scan query up to _SCAN_BATCH_BYTES of documents, their
-    size, and whether they are all of its rows.
+    cursor: Any,
+    sql: str,
+    parameters: Any,
+    *,
+    stream: Callable[[Any], contextlib.AbstractContextManager[Any]],
+) -> tuple[list[Any], int, bool]:
+    """The rows of one scan query up to _SCAN_BATCH_BYTES of documents, as the
+    driver hands them back, the documents' size, and whether they are all of
+    the query's rows.
 
     Rows are taken from the cursor a few at a time, as many as the sizes seen so
     far say fit, so that no more than the bound (and one row) is ever held: SQLite
     steps its statement row by row, PyMySQL reads an unbuffered cursor from the
     socket; psycopg's client cursor holds the result of a batch, whose number of
-    rows _scan_batches keeps to the bound.
+    rows _scan_batches keeps to the bound. (A document read as text is measured
+    in characters: at least one byte each.)
     """
-    time_of = statements.modified
-    key_of, document_of = statements.key, statements.document
-    convert = key_of is not _identity or document_of is not _identity
-    rows: list[tuple[str, bytes, datetime | None]] = []
-    append = rows.append
+    rows: list[Any] = []
     size = 0
-    with statements.streaming(cursor) as stream:
-        stream.execute(sql, parameters)
+    document = operator.itemgetter(1)
+    with stream(cursor) as streaming:
+        streaming.execute(sql, parameters)
         wanted = 1
         while True:
-            chunk = stream.fetchmany(wanted)
+            chunk = streaming.fetchmany(wanted)
             if not chunk:
                 return rows, size, True
-            if convert:
-                for key, document, modified in chunk:
-                    data = document_of(document)
-                    append((key_of(key), data, time_of(modified)))
-                    size += len(data)
-            else:
-                for key, document, modified in chunk:
-                    append((key, document, time_of(modified)))
-                    size += len(document)
+            rows += chunk
+            size += sum(map(len, map(document, chunk)))
             if size >= _SCAN_BATCH_BYTES:
                 return rows, size, False
             left = (_SCAN_BATCH_BYTES - size) * len(rows) // max(size, 1)
@@ -1727,13 +1740,23 @@ def _create_engine(
             options.setdefault("pool_timeout", timeouts.pool)
     elif backend == "postgresql":
         # libpq's own settings, sent with the connection: no extra round trip.
+        # enable_sort=off: every ordered query here pages through the primary
+        # key (key > after ORDER BY key LIMIT n), whose plan is an index range
+        # scan. Without statistics (a table just filled, not yet analysed) the
+        # planner may instead scan and sort the whole table for every page,
+        # which makes a scan quadratic in the table's size; this only makes it
+        # prefer the index where one serves (results are the same).
         connect_args.setdefault("connect_timeout", max(2, math.ceil(timeouts.connect)))
         server = (
             f"-c statement_timeout={math.ceil(timeouts.statement * 1000)} "
-            f"-c lock_timeout={math.ceil(timeouts.lock * 1000)} -c TimeZone=UTC"
+            f"-c lock_timeout={math.ceil(timeouts.lock * 1000)} -c TimeZone=UTC "
+            "-c enable_sort=off"
         )
         connect_args["options"] = f"{server} {connect_args.get('options', '')}".strip()
         options.setdefault("pool_timeout", timeouts.pool)
+        # No hstore column here: no query for its type on a new engine's first
+        # connection (a fresh reader's round trip).
+        options.setdefault("use_native_hstore", False)
     else:
         connect_args.setdefault("connect_timeout", timeouts.connect)
         # The handshake is read under read_timeout: the connect timeout until

@@ -602,7 +602,10 @@ class RemoteFiles(Store):
         # credentials are never read (see object_stores.endpoint).
         if not self.versions:
             return None  # every scan reads every document: a cache would not serve
-        return f"{self._protocol}|{object_stores.endpoint(self.fs, self._protocol)}|{self.root}"
+        # fsspec keeps a URL's user-info ("s3://key:secret@bucket") in the path.
+        container, _, rest = self.root.partition("/")
+        root = f"{container.rpartition('@')[2]}/{rest}"
+        return f"{self._protocol}|{object_stores.endpoint(self.fs, self._protocol)}|{root}"
 
     def list_versions(self, prefix: str) -> Iterator[Listed]:
         # A generator: nothing is listed until the caller iterates.

@@ -27,6 +27,11 @@ consistency checks is ignored (its keys are read instead) and reported by
 ``check``; a compaction removes snapshots superseded for longer than
 :data:`GRACE_SECONDS`, so that a reader that picked one just before has time to
 finish. A removed part only means its keys are read.
+
+The same snapshots can be kept outside the store, in a local folder of a reader
+who cannot write into it (:mod:`resulttracker.snapshot_cache`): :func:`scan`
+with a ``cache`` reads through the newer of the cache's and the store's, and
+leaves a snapshot of what it found in the cache.
 """
 
 from __future__ import annotations

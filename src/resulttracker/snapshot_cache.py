@@ -18,7 +18,8 @@ Rules, the same as for a snapshot in the store (nothing in the cache is trusted)
 * a snapshot in the store itself is still used when it was taken after the
   cache's newest (by the times their names carry); the cache is then refreshed
   from that scan, so the store's parts are read once per compaction;
-* files are written whole and renamed into place (:class:`LocalFiles`), under a
+* files are written whole and renamed into place
+  (:class:`~resulttracker.backends.local.LocalFiles`), under a
   new name per snapshot, so concurrent scans never see each other's halves;
   superseded snapshots are removed after :data:`~resulttracker.snapshot.CACHE_GRACE_SECONDS`.
 

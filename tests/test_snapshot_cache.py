@@ -508,3 +508,22 @@ def test_cache_entry_names_are_digests() -> None:
     name = SnapshotCache.entry_name("s3|http://127.0.0.1:9000|bucket/base")
     assert len(name) == 32
     assert int(name, 16) >= 0
+
+
+def test_the_first_poll_of_a_feed_goes_through_the_cache_on_s3(s3: Scene, tmp_path: Path) -> None:
+    model: Model = {}
+    fill(s3, model, 1050)
+    cache = tmp_path / "cache"
+    assert as_model(cached(s3, cache).scan()) == model  # leaves the snapshot
+    s3.put_raw(model, "exp/00003", {"loss": -1.0})
+    s3.counting.reset()  # type: ignore[union-attr]
+    feed = cached(s3, cache).watch()
+    changes = feed.poll()
+    assert s3.counts() == {"LIST": 2, "GET": 1}
+    assert feed.last_read == 1
+    assert {change.key: change.record.results for change in changes if change.record} == model
+    # The first poll refreshed the cache: a scan (the dashboard's reload, `report`)
+    # reads nothing.
+    s3.counting.reset()  # type: ignore[union-attr]
+    assert as_model(cached(s3, cache).scan()) == model
+    assert s3.counts() == {"LIST": 2}

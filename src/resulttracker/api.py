@@ -696,7 +696,9 @@ class StoreTracker(ResultTracker):
         every key present, as puts).
 
         Only changed keys are read: an idle poll costs a listing (on S3, one
-        LIST request per 1,000 keys and no GET). ``on_corrupt`` is as in :meth:`scan`.
+        LIST request per 1,000 keys and no GET); the first goes through the
+        newest snapshot (in the store or the snapshot cache). ``on_corrupt`` is
+        as in :meth:`scan`.
         """
         from .feed import Feed
 
@@ -704,7 +706,7 @@ class StoreTracker(ResultTracker):
             raise ValueError(
                 f"on_corrupt must be 'raise', 'skip' or a callable, got {on_corrupt!r}"
             )
-        return Feed(self._store, normalize_prefix(prefix), on_corrupt)
+        return Feed(self._store, normalize_prefix(prefix), on_corrupt, self._snapshot_cache_store())
 
     def compact(self, prefix: str | None = None, *, grace: float = 600.0) -> CompactReport:
         """Write a snapshot of the keys under ``prefix`` into the store, so that

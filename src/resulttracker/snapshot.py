@@ -575,9 +575,34 @@ def _scan_refreshing(
         ordered = sorted(found)
         listing, size = iter(ordered), len(ordered)
     first = next(listing, None)
+    low = None if first is None else first.key
+    known, refresh = through_cache(store, prefix, reserved, cache, started, low, size)
+    pending = itertools.chain([first], listing) if first is not None else iter(())
+    counts = MergeCounts()
+    for key, outcome, version in resolve(store, pending, known, counts):
+        refresh.add(key, outcome, version)
+        if outcome is not None:
+            yield outcome
+    refresh.finish(counts)
+
+
+def through_cache(
+    store: Store,
+    prefix: str,
+    reserved: list[str] | None,
+    cache: Store,
+    started: datetime,
+    low: str | None,
+    size: int,
+    high: str | None = None,
+) -> tuple[Iterable[Entry], CacheRefresh]:
+    """The entries a pass over every key of ``prefix`` (from ``low``, ``None`` if
+    there is none, to ``high``; ``size`` keys or more) takes from the newest
+    snapshot in ``cache`` or, if one was taken after it, in ``store``; and the
+    :class:`CacheRefresh` that leaves what the pass finds in ``cache``."""
     cached = find_snapshot(cache, prefix)
     source, manifest = cache, cached
-    if first is not None and size >= SNAPSHOT_MIN_KEYS:
+    if low is not None and size >= SNAPSHOT_MIN_KEYS:
         # The store's own snapshot, if one was taken after the cache's (only its
         # name is read otherwise): it then holds more of the current versions.
         floor = _created(cached.id) if cached is not None else 0.0
@@ -585,39 +610,62 @@ def _scan_refreshing(
         if newer is not None:
             source, manifest = store, newer
     known: Iterable[Entry] = ()
-    if first is not None and manifest is not None:
-        known = entries(source, manifest, first.key, _upper_bound(prefix))
-    # The new snapshot's parts are kept in memory (compressed) until the scan has
-    # run to its end: an abandoned scan, or one that changed nothing, writes nothing.
-    snapshot_id = _new_id(prefix, started)
-    held: list[tuple[str, bytes]] = []
-    writer = _PartWriter(lambda name, data: held.append((name, data)), snapshot_id)
-    counts = MergeCounts()
-    kept = 0
-    pending = itertools.chain([first], listing) if first is not None else iter(())
-    for key, outcome, version in resolve(store, pending, known, counts):
+    if low is not None and manifest is not None:
+        known = entries(source, manifest, low, _upper_bound(prefix) if high is None else high)
+    refresh = CacheRefresh(cache, prefix, started, cached if source is cache else None)
+    return known, refresh
+
+
+class CacheRefresh:
+    """The snapshot a pass over every key of ``prefix`` leaves in a cache.
+
+    :meth:`add` takes each ``(key, outcome, version)`` of :func:`resolve`;
+    :meth:`finish`, once the pass has run to its end, writes the snapshot,
+    unless ``used`` (the cache's snapshot the pass went through, if it did)
+    says exactly the same. Parts wait in memory, compressed, until then: an
+    abandoned pass writes nothing.
+    """
+
+    def __init__(self, cache: Store, prefix: str, started: datetime, used: Manifest | None) -> None:
+        self._cache = cache
+        self._prefix = prefix
+        self._started = started
+        self._used = used
+        self._id = _new_id(prefix, started)
+        self._held: list[tuple[str, bytes]] = []
+        self._writer = _PartWriter(lambda name, data: self._held.append((name, data)), self._id)
+        self._kept = 0
+
+    def add(self, key: str, outcome: Outcome, version: str | None) -> None:
         if isinstance(outcome, Record) and version is not None:
-            kept += writer.add(key, version, outcome.results)
-        if outcome is not None:
-            yield outcome
-    writer.flush()
-    if (
-        cached is not None
-        and manifest is cached
-        and cached.prefix == prefix
-        and kept == counts.from_snapshot == cached.keys
-    ):
-        return  # every entry of the cache's snapshot still holds, and nothing else
-    try:
-        for name, data in held:
-            cache.write(name, data)
-        new = Manifest(snapshot_id, prefix, started, kept, tuple(writer.parts))
-        cache.write(new.name, _encode_manifest(new))
-        remove_superseded(cache, grace=CACHE_GRACE_SECONDS, keep=snapshot_id)
-    except (OSError, ResultTrackerError) as error:
-        # The results are all out already: a cache that cannot be written costs
-        # the next scan its reads, nothing else.
-        _logger.warning("could not refresh the snapshot cache at %s: %s", cache.location(""), error)
+            self._kept += self._writer.add(key, version, outcome.results)
+
+    def finish(self, counts: MergeCounts) -> None:
+        """Write the snapshot (``counts``: the pass's); a cache that cannot be
+        written is a warning: the pass's results are all out already, and the
+        next one only reads more."""
+        self._writer.flush()
+        used = self._used
+        if (
+            used is not None
+            and used.prefix == self._prefix
+            and self._kept == counts.from_snapshot == used.keys
+        ):
+            return  # every entry of the cache's snapshot still holds, and nothing else
+        cache = self._cache
+        try:
+            for name, data in self._held:
+                cache.write(name, data)
+            new = Manifest(
+                self._id, self._prefix, self._started, self._kept, tuple(self._writer.parts)
+            )
+            cache.write(new.name, _encode_manifest(new))
+            remove_superseded(cache, grace=CACHE_GRACE_SECONDS, keep=self._id)
+        except (OSError, ResultTrackerError) as error:
+            _logger.warning(
+                "could not refresh the snapshot cache at %s: %s", cache.location(""), error
+            )
+        self._held.clear()
 
 
 # -- writing ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from resulttracker import FsspecResultTracker, StoreError, StoreTracker, open_tracker
+from resulttracker import FsspecResultTracker, StoreError, StoreTracker, open_tracker, snapshot
 from resulttracker.backends.local import LocalFiles
 from resulttracker.cli import cli
 from resulttracker.snapshot import MANIFEST_FOLDER, PART_FOLDER, snapshot_problems
@@ -527,3 +527,40 @@ def test_the_first_poll_of_a_feed_goes_through_the_cache_on_s3(s3: Scene, tmp_pa
     s3.counting.reset()  # type: ignore[union-attr]
     assert as_model(cached(s3, cache).scan()) == model
     assert s3.counts() == {"LIST": 2}
+
+
+def test_prefix_scans_neither_pile_up_nor_leave_one_snapshot_per_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "CACHE_GRACE_SECONDS", 0.0)
+    scene = local_scene(tmp_path)
+    model: Model = {}
+    fill(scene, model, 40)
+    settle(scene)
+    cache = tmp_path / "cache"
+    assert as_model(cached(scene, cache).scan("exp")) == model
+    (exp_manifest,) = manifests(cache)
+    scene.put_raw(model, "exp/00001", {"loss": -1.0})
+    settle(scene)
+    time.sleep(0.01)  # a later millisecond in the new snapshot's name
+    assert as_model(cached(scene, cache).scan()) == model
+    # The whole store's snapshot covers the prefix's, which is removed.
+    (whole,) = manifests(cache)
+    assert whole != exp_manifest
+    # Nothing new under the prefix: its scans go through the whole store's
+    # snapshot and write nothing.
+    tracker = cached(scene, cache)
+    reads = count_reads(tracker)
+    assert as_model(tracker.scan("exp")) == model
+    assert reads[0] == 0
+    assert manifests(cache) == [whole]
+    # A key read alone (a dashboard's record view) after it changed is read,
+    # and leaves no snapshot of its own.
+    scene.put_raw(model, "exp/00002", {"loss": -2.0})
+    settle(scene)
+    for _ in range(2):
+        tracker = cached(scene, cache)
+        reads = count_reads(tracker)
+        assert as_model(tracker.scan("exp/00002")) == {"exp/00002": model["exp/00002"]}
+        assert reads[0] == 1
+    assert manifests(cache) == [whole]

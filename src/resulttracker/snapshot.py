@@ -620,10 +620,14 @@ class CacheRefresh:
     """The snapshot a pass over every key of ``prefix`` leaves in a cache.
 
     :meth:`add` takes each ``(key, outcome, version)`` of :func:`resolve`;
-    :meth:`finish`, once the pass has run to its end, writes the snapshot,
-    unless ``used`` (the cache's snapshot the pass went through, if it did)
-    says exactly the same. Parts wait in memory, compressed, until then: an
-    abandoned pass writes nothing.
+    :meth:`finish`, once the pass has run to its end, writes the snapshot.
+    Parts wait in memory, compressed, until then: an abandoned pass writes
+    nothing. Nothing is written either when the pass read nothing worth
+    keeping through ``used`` (the cache's snapshot it went through, if it did)
+    and that snapshot is of this very prefix and holds no deleted key, or of a
+    prefix above it (its deleted keys go at its own next refresh); nor for a
+    prefix holding fewer than :data:`SNAPSHOT_MIN_KEYS` keys, so that one-key
+    reads (a dashboard's record view) do not leave a snapshot per key.
     """
 
     def __init__(self, cache: Store, prefix: str, started: datetime, used: Manifest | None) -> None:
@@ -648,10 +652,12 @@ class CacheRefresh:
         used = self._used
         if (
             used is not None
-            and used.prefix == self._prefix
-            and self._kept == counts.from_snapshot == used.keys
+            and self._kept == counts.from_snapshot
+            and (used.prefix != self._prefix or counts.from_snapshot == used.keys)
         ):
-            return  # every entry of the cache's snapshot still holds, and nothing else
+            return  # the cache's snapshot already says everything this one would
+        if self._prefix and counts.from_snapshot + counts.read < SNAPSHOT_MIN_KEYS:
+            return
         cache = self._cache
         try:
             for name, data in self._held:
@@ -661,6 +667,7 @@ class CacheRefresh:
             )
             cache.write(new.name, _encode_manifest(new))
             remove_superseded(cache, grace=CACHE_GRACE_SECONDS, keep=self._id)
+            _remove_covered(cache, grace=CACHE_GRACE_SECONDS, keep=self._id)
         except (OSError, ResultTrackerError) as error:
             _logger.warning(
                 "could not refresh the snapshot cache at %s: %s", cache.location(""), error
@@ -798,6 +805,27 @@ def remove_superseded(store: Store, *, grace: float = GRACE_SECONDS, keep: str =
             for name in names:
                 store.delete(name)
     return len(doomed)
+
+
+def _remove_covered(cache: Store, *, grace: float, keep: str) -> None:
+    """Remove from a cache the snapshots that a newer one of their prefix or of a
+    prefix above it has covered for longer than ``grace`` seconds (reading every
+    manifest: the cache is a local folder), so that the scopes of prefixes
+    scanned once do not stay forever."""
+    now = time.time()
+    found = []
+    for snapshot_id in _list_ids(cache):
+        try:
+            found.append(load_manifest(cache, snapshot_id))
+        except SnapshotError:
+            continue  # superseded in its scope, removed by remove_superseded
+    for manifest in found:
+        if manifest.id != keep and any(
+            key_has_prefix(manifest.prefix, other.prefix)
+            and _created(manifest.id) < _created(other.id) <= now - grace
+            for other in found
+        ):
+            remove_snapshot(cache, manifest.id)
 
 
 # -- health ---------------------------------------------------------------------------------

@@ -39,13 +39,14 @@ from .scale_harness import (  # noqa: F401 (fixtures)
     local_scene,
     plain_records,
     s3_scene,
+    scene_fixture,
 )
 from .test_snapshots import same_length_variant, settle
 
 
 def cached(scene: Scene, cache: Path) -> StoreTracker:
     """A fresh tracker with the cache, as another CLI call would open it."""
-    extra = {"skip_instance_cache": True} if scene.name == "s3" else {}
+    extra = {"skip_instance_cache": True} if scene.name in ("s3", "gcs", "azure") else {}
     return FsspecResultTracker(scene.base, snapshot_cache=cache, **scene.options, **extra)
 
 
@@ -564,3 +565,26 @@ def test_prefix_scans_neither_pile_up_nor_leave_one_snapshot_per_key(
         assert as_model(tracker.scan("exp/00002")) == {"exp/00002": model["exp/00002"]}
         assert reads[0] == 1
     assert manifests(cache) == [whole]
+
+
+def test_cached_scans_equal_the_plain_scan_on_every_store(scene: Scene, tmp_path: Path) -> None:
+    model: Model = {}
+    fill(scene, model, 40)
+    settle(scene)
+    cache = tmp_path / "cache"
+    assert as_model(cached(scene, cache).scan()) == model
+    assert len(manifests(cache)) == 1
+    scene.put_raw(model, "exp/00003", {"loss": -1.0})
+    scene.raw_delete("exp/00004")
+    del model["exp/00004"]
+    settle(scene)
+    tracker = cached(scene, cache)
+    reads = count_reads(tracker)
+    records = list(tracker.scan())
+    assert reads[0] == 1
+    assert as_model(records) == model
+    assert records == plain_records(tracker)
+    again = cached(scene, cache)
+    reads = count_reads(again)
+    assert as_model(again.scan()) == model
+    assert reads[0] == 0

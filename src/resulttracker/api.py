@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from . import export, query
     from .feed import Feed
+    from .snapshot_cache import SnapshotCache
 
 __all__ = [
     "BATCH_SIZE",
@@ -537,6 +538,11 @@ class StoreTracker(ResultTracker):
     ----------
     store : Store
         Where the documents live.
+    snapshot_cache : str or os.PathLike, optional
+        A local folder keeping snapshots of the store, for readers who cannot
+        write one into it: scans then read only the documents changed since
+        the previous scan (see :mod:`resulttracker.snapshot_cache`). Ignored
+        for stores without version tags.
 
     Examples
     --------
@@ -547,10 +553,19 @@ class StoreTracker(ResultTracker):
         tracker["exp1/trial7"] = {"loss": 0.12}
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, *, snapshot_cache: str | os.PathLike[str] | None = None
+    ) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a resulttracker.store.Store, got {store!r}")
         self._store = store
+        self._snapshot_cache: SnapshotCache | None = None
+        if snapshot_cache is not None:
+            from .snapshot_cache import SnapshotCache
+
+            self._snapshot_cache = SnapshotCache(snapshot_cache)
+        #: The store keeping this store's snapshots in the cache, once looked up.
+        self._cache_store: Store | None = None
 
     @property
     def store(self) -> Store:
@@ -610,13 +625,30 @@ class StoreTracker(ResultTracker):
                     codec.decode(document, key=key, location=functools.partial(location, key)),
                 )
 
+    @property
+    def snapshot_cache(self) -> str | None:
+        """The snapshot cache folder given at construction, or ``None``."""
+        return None if self._snapshot_cache is None else self._snapshot_cache.folder
+
+    def _snapshot_cache_store(self) -> Store | None:
+        """The store keeping this store's snapshots in the cache folder, made on
+        first use; ``None`` without a cache or where it does not serve."""
+        if self._snapshot_cache is None:
+            return None
+        if self._cache_store is None:
+            self._cache_store = self._snapshot_cache.store_for(self._store)
+            if self._cache_store is None:
+                self._snapshot_cache = None  # no version tags: the option does nothing
+        return self._cache_store
+
     def _scan(self, prefix: str) -> Iterator[Record | CorruptResultError]:
-        if self._store.versions and self._store.snapshots:
+        cache = self._snapshot_cache_store()
+        if self._store.versions and (self._store.snapshots or cache is not None):
             # Through the newest snapshot, if any: the listing with versions, then
             # reads of only the keys changed since (see resulttracker.snapshot).
             from . import snapshot
 
-            through = snapshot.scan(self._store, prefix)
+            through = snapshot.scan(self._store, prefix, cache)
             if through is not None:
                 yield from through
                 return
@@ -664,7 +696,9 @@ class StoreTracker(ResultTracker):
         every key present, as puts).
 
         Only changed keys are read: an idle poll costs a listing (on S3, one
-        LIST request per 1,000 keys and no GET). ``on_corrupt`` is as in :meth:`scan`.
+        LIST request per 1,000 keys and no GET); the first goes through the
+        newest snapshot (in the store or the snapshot cache). ``on_corrupt`` is
+        as in :meth:`scan`.
         """
         from .feed import Feed
 
@@ -672,7 +706,7 @@ class StoreTracker(ResultTracker):
             raise ValueError(
                 f"on_corrupt must be 'raise', 'skip' or a callable, got {on_corrupt!r}"
             )
-        return Feed(self._store, normalize_prefix(prefix), on_corrupt)
+        return Feed(self._store, normalize_prefix(prefix), on_corrupt, self._snapshot_cache_store())
 
     def compact(self, prefix: str | None = None, *, grace: float = 600.0) -> CompactReport:
         """Write a snapshot of the keys under ``prefix`` into the store, so that

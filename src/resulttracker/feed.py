@@ -17,12 +17,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Literal
 
 from .errors import CorruptResultError
 from .model import Change, Results
-from .snapshot import Entry, MergeCounts, entries, find_snapshot, resolve
+from .snapshot import (
+    CacheRefresh,
+    Entry,
+    MergeCounts,
+    entries,
+    find_snapshot,
+    resolve,
+    through_cache,
+)
 from .store import Store
 
 __all__ = ["Feed"]
@@ -58,10 +67,21 @@ class Feed:
         What to do with a key whose document is corrupt, as in ``scan``; a
         corrupt key is handed to it once per change of its document, and
         reported as a change again once it holds valid results.
+    cache : Store, optional
+        A store keeping snapshots of ``store`` (the tracker's snapshot cache,
+        see :mod:`resulttracker.snapshot_cache`): the first poll goes through
+        its snapshot too, and leaves a fresh one there.
     """
 
-    def __init__(self, store: Store, prefix: str, on_corrupt: CorruptPolicy = "raise") -> None:
+    def __init__(
+        self,
+        store: Store,
+        prefix: str,
+        on_corrupt: CorruptPolicy = "raise",
+        cache: Store | None = None,
+    ) -> None:
         self._store = store
+        self._cache = cache
         self.prefix = prefix
         self._on_corrupt = on_corrupt
         self._seen: dict[str, _Seen] | None = None
@@ -78,6 +98,7 @@ class Feed:
             With ``on_corrupt="raise"``, a changed key is corrupt; the feed's
             state is left as it was, so the next poll sees the same changes.
         """
+        started = datetime.now(timezone.utc)
         found, reserved = self._store.list_versions_and_reserved(self.prefix)
         listing = sorted(found)
         previous = self._seen
@@ -85,11 +106,25 @@ class Feed:
         changes: list[Change] = []
         errors: list[CorruptResultError] = []
         counts = MergeCounts()
+        refresh: CacheRefresh | None = None
         if previous is None:
-            known: Iterator[Entry] = iter(())
-            manifest = find_snapshot(self._store, self.prefix, reserved) if listing else None
-            if manifest is not None:
-                known = entries(self._store, manifest, listing[0].key, listing[-1].key)
+            known: Iterable[Entry] = iter(())
+            if self._cache is not None:
+                low, high = (listing[0].key, listing[-1].key) if listing else (None, None)
+                known, refresh = through_cache(
+                    self._store,
+                    self.prefix,
+                    reserved,
+                    self._cache,
+                    started,
+                    low,
+                    len(listing),
+                    high,
+                )
+            elif listing:
+                manifest = find_snapshot(self._store, self.prefix, reserved)
+                if manifest is not None:
+                    known = entries(self._store, manifest, listing[0].key, listing[-1].key)
             wanted = listing
         else:
             wanted = [
@@ -106,6 +141,8 @@ class Feed:
                     del seen[key]
                     changes.append(Change("delete", key, None))
         for key, outcome, version in resolve(self._store, wanted, known, counts):
+            if refresh is not None:
+                refresh.add(key, outcome, version)
             old = seen.get(key)
             if outcome is None:  # deleted since it was listed
                 if old is not None:
@@ -129,6 +166,8 @@ class Feed:
                 _logger.warning("skipping corrupt key %r: %s", error.key, error)
             else:
                 self._on_corrupt(error)
+        if refresh is not None:
+            refresh.finish(counts)
         self._seen = seen
         self.last_read = counts.read
         changes.sort(key=lambda change: change.key)

@@ -27,6 +27,11 @@ consistency checks is ignored (its keys are read instead) and reported by
 ``check``; a compaction removes snapshots superseded for longer than
 :data:`GRACE_SECONDS`, so that a reader that picked one just before has time to
 finish. A removed part only means its keys are read.
+
+The same snapshots can be kept outside the store, in a local folder of a reader
+who cannot write into it (:mod:`resulttracker.snapshot_cache`): :func:`scan`
+with a ``cache`` reads through the newer of the cache's and the store's, and
+leaves a snapshot of what it found in the cache.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from .store import BATCH_SIZE, Listed, Store
 from .validation import RESERVED_PREFIX, key_has_prefix
 
 __all__ = [
+    "CACHE_GRACE_SECONDS",
     "FORMAT",
     "FORMAT_VERSION",
     "GRACE_SECONDS",
@@ -80,6 +86,9 @@ _ENTRY_RAW_BYTES = 1024 * 1024
 SNAPSHOT_MIN_KEYS = 32
 #: Seconds a superseded snapshot is kept for readers that picked it just before.
 GRACE_SECONDS = 600.0
+#: The same in a local snapshot cache, which every scan with changes refreshes
+#: (a reader whose part was removed meanwhile reads that part's keys instead).
+CACHE_GRACE_SECONDS = 60.0
 
 MANIFEST_FOLDER = f"{RESERVED_PREFIX}/snapshots"
 PART_FOLDER = f"{RESERVED_PREFIX}/parts"
@@ -127,6 +136,10 @@ class Manifest:
     def size(self) -> int:
         """Compressed size of the parts."""
         return sum(part.size for part in self.parts)
+
+
+def _new_id(prefix: str, now: datetime) -> str:
+    return f"{_scope(prefix)}-{int(now.timestamp() * 1000):013d}-{secrets.token_hex(8)}"
 
 
 def manifest_name(snapshot_id: str) -> str:
@@ -197,6 +210,16 @@ def _encode_manifest(manifest: Manifest) -> bytes:
     return json.dumps(body, indent=1, ensure_ascii=False).encode("utf-8")
 
 
+def _fetch(store: Store, name: str) -> bytes | SnapshotError | None:
+    """The snapshot file ``name``, ``None`` if it is gone, or the
+    :class:`SnapshotError` of an entry the store refuses to read (a symbolic link
+    or a special file in a folder: never followed, so never trusted)."""
+    try:
+        return store.read(name)
+    except CorruptResultError as error:
+        return SnapshotError(f"snapshot file {name} cannot be read: {error.reason}")
+
+
 def load_manifest(store: Store, snapshot_id: str) -> Manifest:
     """Read and check the manifest of ``snapshot_id``.
 
@@ -206,7 +229,9 @@ def load_manifest(store: Store, snapshot_id: str) -> Manifest:
         It is missing, damaged, foreign or of another format version.
     """
     name = manifest_name(snapshot_id)
-    data = store.read(name)
+    data = _fetch(store, name)
+    if isinstance(data, SnapshotError):
+        raise data
     if data is None:
         raise SnapshotError(f"snapshot {name} is gone")
     try:
@@ -258,13 +283,19 @@ def load_manifest(store: Store, snapshot_id: str) -> Manifest:
 
 
 def find_snapshot(
-    store: Store, prefix: str, reserved: Iterable[str] | None = None
+    store: Store,
+    prefix: str,
+    reserved: Iterable[str] | None = None,
+    *,
+    newer_than: float = 0.0,
 ) -> Manifest | None:
     """The newest valid snapshot covering ``prefix`` (taken of it or of a prefix
     above it), or ``None``; damaged ones are skipped with a warning.
 
     ``reserved``: the reserved names a listing of every key met, if it could
-    tell (saves listing them again).
+    tell (saves listing them again). ``newer_than``: only a snapshot taken after
+    this time (seconds since the epoch, as its name says: older manifests are
+    not read).
     """
     if not (store.versions and store.snapshots):
         return None
@@ -272,6 +303,8 @@ def find_snapshot(
     for snapshot_id in _list_ids(store, reserved):
         if snapshot_id.partition("-")[0] not in scopes:
             continue
+        if _created(snapshot_id) <= newer_than:
+            return None  # newest first: every other one is older still
         try:
             manifest = load_manifest(store, snapshot_id)
         except SnapshotError as error:
@@ -290,10 +323,12 @@ _VALUE_TYPES = frozenset((int, float, str, bool))
 
 
 def _load_part(store: Store, manifest: Manifest, part: Part) -> list[Entry]:
-    return _parse_part(manifest, part, store.read(part.name))
+    return _parse_part(manifest, part, _fetch(store, part.name))
 
 
-def _parse_part(manifest: Manifest, part: Part, data: bytes | None) -> list[Entry]:
+def _parse_part(manifest: Manifest, part: Part, data: bytes | SnapshotError | None) -> list[Entry]:
+    if isinstance(data, SnapshotError):
+        raise data
     if data is None:
         raise SnapshotError(f"snapshot part {part.name} is gone")
     if len(data) != part.size or hashlib.sha256(data).hexdigest() != part.sha256:
@@ -340,8 +375,8 @@ def entries(
         if not (part.last < low or (high is not None and part.first > high))
     ]
     if len(wanted) == 1:
-        fetched: Iterator[tuple[Part, bytes | None]] = iter(
-            [(wanted[0], store.read(wanted[0].name))]
+        fetched: Iterator[tuple[Part, bytes | SnapshotError | None]] = iter(
+            [(wanted[0], _fetch(store, wanted[0].name))]
         )
         yield from _checked(manifest, fetched)
         return
@@ -350,7 +385,9 @@ def entries(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(_PREFETCH, thread_name_prefix="resulttracker-snapshot") as pool:
-        pending: collections.deque[tuple[Part, Future[bytes | None]]] = collections.deque()
+        pending: collections.deque[tuple[Part, Future[bytes | SnapshotError | None]]] = (
+            collections.deque()
+        )
         remaining = iter(wanted)
 
         def fetch_more() -> None:
@@ -358,9 +395,9 @@ def entries(
                 part = next(remaining, None)
                 if part is None:
                     return
-                pending.append((part, pool.submit(store.read, part.name)))
+                pending.append((part, pool.submit(_fetch, store, part.name)))
 
-        def fetched_in_order() -> Iterator[tuple[Part, bytes | None]]:
+        def fetched_in_order() -> Iterator[tuple[Part, bytes | SnapshotError | None]]:
             fetch_more()
             while pending:
                 part, future = pending.popleft()
@@ -371,7 +408,9 @@ def entries(
         yield from _checked(manifest, fetched_in_order())
 
 
-def _checked(manifest: Manifest, parts: Iterator[tuple[Part, bytes | None]]) -> Iterator[Entry]:
+def _checked(
+    manifest: Manifest, parts: Iterator[tuple[Part, bytes | SnapshotError | None]]
+) -> Iterator[Entry]:
     for part, data in parts:
         try:
             loaded = _parse_part(manifest, part, data)
@@ -471,12 +510,24 @@ def _upper_bound(prefix: str) -> str | None:
     return prefix + "0" if prefix else None
 
 
-def scan(store: Store, prefix: str) -> Iterator[Record | CorruptResultError] | None:
+def scan(
+    store: Store, prefix: str, cache: Store | None = None
+) -> Iterator[Record | CorruptResultError] | None:
     """What a plain scan of ``prefix`` yields, through the newest snapshot covering
     it (for scans of ``SNAPSHOT_MIN_KEYS`` keys or more); ``None`` if there is
     no snapshot and the caller's plain scan costs no more (the store could tell
-    before listing its keys: nothing has been read)."""
+    before listing its keys: nothing has been read).
+
+    With a ``cache`` (a store keeping snapshots of ``store``, see
+    :mod:`resulttracker.snapshot_cache`), the scan goes through the newest
+    snapshot in the cache, or through the store's own if that one is newer, and
+    once it has run to its end leaves a snapshot of what it found in the cache
+    (unless the cache's already says exactly that).
+    """
+    started = datetime.now(timezone.utc)
     listing, reserved = store.list_versions_and_reserved(prefix)
+    if cache is not None:
+        return _scan_refreshing(store, prefix, listing, reserved, cache, started)
     if reserved is None:
         # The listing is lazy or has not met the reserved folder: look first.
         manifest = find_snapshot(store, prefix)
@@ -510,12 +561,128 @@ def _scan_through(
             yield outcome
 
 
+def _scan_refreshing(
+    store: Store,
+    prefix: str,
+    found: Iterable[Listed],
+    reserved: list[str] | None,
+    cache: Store,
+    started: datetime,
+) -> Iterator[Record | CorruptResultError]:
+    if store.sorted_versions:
+        listing, size = iter(found), SNAPSHOT_MIN_KEYS
+    else:
+        ordered = sorted(found)
+        listing, size = iter(ordered), len(ordered)
+    first = next(listing, None)
+    low = None if first is None else first.key
+    known, refresh = through_cache(store, prefix, reserved, cache, started, low, size)
+    pending = itertools.chain([first], listing) if first is not None else iter(())
+    counts = MergeCounts()
+    for key, outcome, version in resolve(store, pending, known, counts):
+        refresh.add(key, outcome, version)
+        if outcome is not None:
+            yield outcome
+    refresh.finish(counts)
+
+
+def through_cache(
+    store: Store,
+    prefix: str,
+    reserved: list[str] | None,
+    cache: Store,
+    started: datetime,
+    low: str | None,
+    size: int,
+    high: str | None = None,
+) -> tuple[Iterable[Entry], CacheRefresh]:
+    """The entries a pass over every key of ``prefix`` (from ``low``, ``None`` if
+    there is none, to ``high``; ``size`` keys or more) takes from the newest
+    snapshot in ``cache`` or, if one was taken after it, in ``store``; and the
+    :class:`CacheRefresh` that leaves what the pass finds in ``cache``."""
+    cached = find_snapshot(cache, prefix)
+    source, manifest = cache, cached
+    if low is not None and size >= SNAPSHOT_MIN_KEYS:
+        # The store's own snapshot, if one was taken after the cache's (only its
+        # name is read otherwise): it then holds more of the current versions.
+        floor = _created(cached.id) if cached is not None else 0.0
+        newer = find_snapshot(store, prefix, reserved, newer_than=floor)
+        if newer is not None:
+            source, manifest = store, newer
+    known: Iterable[Entry] = ()
+    if low is not None and manifest is not None:
+        known = entries(source, manifest, low, _upper_bound(prefix) if high is None else high)
+    refresh = CacheRefresh(cache, prefix, started, cached if source is cache else None)
+    return known, refresh
+
+
+class CacheRefresh:
+    """The snapshot a pass over every key of ``prefix`` leaves in a cache.
+
+    :meth:`add` takes each ``(key, outcome, version)`` of :func:`resolve`;
+    :meth:`finish`, once the pass has run to its end, writes the snapshot.
+    Parts wait in memory, compressed, until then: an abandoned pass writes
+    nothing. Nothing is written either when the pass read nothing worth
+    keeping through ``used`` (the cache's snapshot it went through, if it did)
+    and that snapshot is of this very prefix and holds no deleted key, or of a
+    prefix above it (its deleted keys go at its own next refresh); nor for a
+    prefix holding fewer than :data:`SNAPSHOT_MIN_KEYS` keys, so that one-key
+    reads (a dashboard's record view) do not leave a snapshot per key.
+    """
+
+    def __init__(self, cache: Store, prefix: str, started: datetime, used: Manifest | None) -> None:
+        self._cache = cache
+        self._prefix = prefix
+        self._started = started
+        self._used = used
+        self._id = _new_id(prefix, started)
+        self._held: list[tuple[str, bytes]] = []
+        self._writer = _PartWriter(lambda name, data: self._held.append((name, data)), self._id)
+        self._kept = 0
+
+    def add(self, key: str, outcome: Outcome, version: str | None) -> None:
+        if isinstance(outcome, Record) and version is not None:
+            self._kept += self._writer.add(key, version, outcome.results)
+
+    def finish(self, counts: MergeCounts) -> None:
+        """Write the snapshot (``counts``: the pass's); a cache that cannot be
+        written is a warning: the pass's results are all out already, and the
+        next one only reads more."""
+        self._writer.flush()
+        used = self._used
+        if (
+            used is not None
+            and self._kept == counts.from_snapshot
+            and (used.prefix != self._prefix or counts.from_snapshot == used.keys)
+        ):
+            return  # the cache's snapshot already says everything this one would
+        if self._prefix and counts.from_snapshot + counts.read < SNAPSHOT_MIN_KEYS:
+            return
+        cache = self._cache
+        try:
+            for name, data in self._held:
+                cache.write(name, data)
+            new = Manifest(
+                self._id, self._prefix, self._started, self._kept, tuple(self._writer.parts)
+            )
+            cache.write(new.name, _encode_manifest(new))
+            remove_superseded(cache, grace=CACHE_GRACE_SECONDS, keep=self._id)
+            _remove_covered(cache, grace=CACHE_GRACE_SECONDS, keep=self._id)
+        except (OSError, ResultTrackerError) as error:
+            _logger.warning(
+                "could not refresh the snapshot cache at %s: %s", cache.location(""), error
+            )
+        self._held.clear()
+
+
 # -- writing ------------------------------------------------------------------------------
 
 
 class _PartWriter:
-    def __init__(self, store: Store, snapshot_id: str) -> None:
-        self._store = store
+    """Encodes entries into parts and hands each part to ``write(name, data)``."""
+
+    def __init__(self, write: Callable[[str, bytes], None], snapshot_id: str) -> None:
+        self._write = write
         self._id = snapshot_id
         self._lines: list[bytes] = []
         self._size = 0
@@ -543,7 +710,7 @@ class _PartWriter:
             return
         data = gzip.compress(b"\n".join(self._lines) + b"\n", compresslevel=5, mtime=0)
         name = f"{PART_FOLDER}/{self._id}/{len(self.parts):05d}.jsonl.gz"
-        self._store.write(name, data)
+        self._write(name, data)
         self.parts.append(
             Part(
                 name,
@@ -577,10 +744,10 @@ def compact(store: Store, prefix: str, *, grace: float = GRACE_SECONDS) -> Compa
         )
     started = time.monotonic()
     now = datetime.now(timezone.utc)
-    snapshot_id = f"{_scope(prefix)}-{int(now.timestamp() * 1000):013d}-{secrets.token_hex(8)}"
+    snapshot_id = _new_id(prefix, now)
     listing, _, reserved = _sorted_listing(store, prefix)
     previous = find_snapshot(store, prefix, reserved)
-    writer = _PartWriter(store, snapshot_id)
+    writer = _PartWriter(store.write, snapshot_id)
     counts = MergeCounts()
     keys = 0
     known = entries(store, previous, prefix, _upper_bound(prefix))
@@ -638,6 +805,27 @@ def remove_superseded(store: Store, *, grace: float = GRACE_SECONDS, keep: str =
             for name in names:
                 store.delete(name)
     return len(doomed)
+
+
+def _remove_covered(cache: Store, *, grace: float, keep: str) -> None:
+    """Remove from a cache the snapshots that a newer one of their prefix or of a
+    prefix above it has covered for longer than ``grace`` seconds (reading every
+    manifest: the cache is a local folder), so that the scopes of prefixes
+    scanned once do not stay forever."""
+    now = time.time()
+    found = []
+    for snapshot_id in _list_ids(cache):
+        try:
+            found.append(load_manifest(cache, snapshot_id))
+        except SnapshotError:
+            continue  # superseded in its scope, removed by remove_superseded
+    for manifest in found:
+        if manifest.id != keep and any(
+            key_has_prefix(manifest.prefix, other.prefix)
+            and _created(manifest.id) < _created(other.id) <= now - grace
+            for other in found
+        ):
+            remove_snapshot(cache, manifest.id)
 
 
 # -- health ---------------------------------------------------------------------------------

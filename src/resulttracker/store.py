@@ -256,6 +256,20 @@ class Store(abc.ABC):
         for key in keys:
             yield key, self.read_versioned(key)
 
+    def identity(self) -> str | None:
+        """A text naming where this store's documents live: the same in every
+        process that opens the store, different for any other store. It keys
+        copies kept outside the store (the local snapshot cache, see
+        :mod:`resulttracker.snapshot_cache`), which only hash it; it never holds
+        a credential. ``None``: the store cannot say, or such copies would not
+        serve it (nothing is kept for it then).
+
+        Note for implementers: this default says ``None``; a store with
+        ``versions`` whose scans cost a request per document names its base
+        (scheme, endpoint, bucket and path), leaving credentials out.
+        """
+        return None
+
     def list_reserved(self, folder: str) -> Iterable[str]:
         """The names stored under ``folder``, a folder of the reserved area
         (``.resulttracker/...``, see ``snapshots``), as :meth:`list_keys` gives them.

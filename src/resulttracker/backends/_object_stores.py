@@ -274,3 +274,37 @@ async def read_versioned(
                 raise FileNotFoundError(f"{container}/{name}") from error
         return bytes(data), etag_version(download.properties.etag)
     raise ValueError(f"no versioned read for the protocol {protocol!r}")
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/@?#]*@")
+
+
+def endpoint(fs: Any, protocol: str) -> str:
+    """The service a file system of :data:`KNOWN_PROTOCOLS` talks to (an endpoint
+    URL or an account name), from its non-secret settings only: with the bucket
+    and path, it names a store (the snapshot cache is keyed by it). Settings not
+    seen here (an endpoint in an AWS profile) only make two stores share a cache
+    entry, whose versions then rarely match: it is never trusted anyway."""
+    import os
+
+    found: object = None
+    if protocol == "s3":
+        client_kwargs = getattr(fs, "client_kwargs", None) or {}
+        found = (
+            getattr(fs, "endpoint_url", None)
+            or (client_kwargs.get("endpoint_url") if isinstance(client_kwargs, dict) else None)
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or "aws"
+        )
+    elif protocol == "gs":
+        found = getattr(fs, "_endpoint", None) or "https://storage.googleapis.com"
+    elif protocol == "abfs":
+        found = getattr(fs, "account_host", None) or getattr(fs, "account_name", None)
+        connection = getattr(fs, "connection_string", None)
+        if not found and isinstance(connection, str):
+            # Only the fields that name the account (the string also holds its key).
+            fields = dict(part.split("=", 1) for part in connection.split(";") if "=" in part)
+            found = fields.get("BlobEndpoint") or fields.get("AccountName")
+    text = str(found or "")
+    return _USERINFO.sub(r"\1", text).rstrip("/")

@@ -28,6 +28,11 @@ class FsspecResultTracker(StoreTracker):
     tracker_base : str or os.PathLike
         A local folder or any fsspec URL (``s3://bucket/exp``, ``gs://...``,
         ``memory://...``). It is created on the first write.
+    snapshot_cache : str or os.PathLike, optional
+        A local folder keeping snapshots of the store (see
+        :mod:`resulttracker.snapshot_cache`), so that repeated scans read only
+        what changed, without writing into the store. Ignored where the store
+        has no version tags (``memory://``).
     operation_timeout : float or None, default 60
         On async file systems (S3, GCS, Azure, HTTP): the most one operation
         (a get, a put, a listing, one batch of a scan) may take, retries
@@ -56,6 +61,7 @@ class FsspecResultTracker(StoreTracker):
         self,
         tracker_base: str | os.PathLike[str],
         *,
+        snapshot_cache: str | os.PathLike[str] | None = None,
         operation_timeout: float | None = 60.0,
         **storage_options: Any,
     ) -> None:
@@ -68,7 +74,7 @@ class FsspecResultTracker(StoreTracker):
         root = local_root(base) if "protocol" not in storage_options else None
         if root is not None:
             files = LocalFiles(root)
-            super().__init__(files)
+            super().__init__(files, snapshot_cache=snapshot_cache)
             return
         fs, root = open_filesystem(base, storage_options)
         if is_local(fs):
@@ -81,7 +87,7 @@ class FsspecResultTracker(StoreTracker):
                 operation_timeout=operation_timeout,
                 reopen=lambda: open_filesystem(base, storage_options)[0],
             )
-        super().__init__(files)
+        super().__init__(files, snapshot_cache=snapshot_cache)
 
     @property
     def tracker_base(self) -> str:

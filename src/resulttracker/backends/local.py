@@ -279,12 +279,17 @@ def _close(folder: _Folder) -> None:
 
 
 class LocalFiles(Store):
-    """Atomic, durable, symlink-proof file I/O under one local folder (``root``)."""
+    """Atomic, durable, symlink-proof file I/O under one local folder (``root``).
+
+    With ``private``, the files and folders it makes are readable by their owner
+    only (modes 0600 and 0700, before the umask): for copies of results kept
+    outside the store (the snapshot cache, :mod:`resulttracker.snapshot_cache`).
+    """
 
     modification_times = True
     nested_keys = False  # a file cannot also be a folder
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, private: bool = False) -> None:
         if not _SUPPORTED:
             raise NotImplementedError(
                 "local folders need openat-style system calls (dir_fd, O_NOFOLLOW), "
@@ -292,6 +297,8 @@ class LocalFiles(Store):
             )
         self.root = root or "/"
         self._prefix = self.root.rstrip("/") + "/"
+        self._file_mode = 0o600 if private else 0o666
+        self._folder_mode = 0o700 if private else 0o777
 
     # -- names -------------------------------------------------------------------------
 
@@ -383,7 +390,7 @@ class LocalFiles(Store):
             try:
                 # FileNotFoundError here: the parent folder was removed (a delete
                 # pruned it, or the base is missing); the caller starts again.
-                os.mkdir(path, 0o777, dir_fd=dir_fd)
+                os.mkdir(path, self._folder_mode, dir_fd=dir_fd)
             except FileExistsError:
                 continue  # made by someone else meanwhile (or not a folder: the open says)
             # Make the new folder's own entry durable too.
@@ -621,7 +628,7 @@ class LocalFiles(Store):
             temporary = _temporary_name()
             dir_fd, path = self._at(folder, temporary)
             try:
-                return temporary, os.open(path, _OPEN_NEW, 0o666, dir_fd=dir_fd)
+                return temporary, os.open(path, _OPEN_NEW, self._file_mode, dir_fd=dir_fd)
             except FileExistsError:
                 continue  # the random name is taken (very rare)
         raise StoreError(f"could not create a temporary file for key {key!r}")
@@ -638,7 +645,7 @@ class LocalFiles(Store):
             folder = parent
         for path in reversed(missing):
             try:
-                os.mkdir(path)
+                os.mkdir(path, self._folder_mode)
             except FileExistsError:
                 if not os.path.isdir(path):
                     raise StoreError(
@@ -866,6 +873,11 @@ class LocalFiles(Store):
     versions = True  # stat: inode, size, mtime, ctime (see local_versions)
     sorted_versions = True  # a sorted walk: scans through a snapshot stream
     snapshots = True
+
+    def identity(self) -> str | None:
+        # The base as the system resolves it: two spellings of one folder share
+        # a cache entry.
+        return "file|" + os.path.realpath(self.root)
 
     def list_versions(self, prefix: str) -> Iterator[Listed]:
         return self.list_versions_checked(prefix)

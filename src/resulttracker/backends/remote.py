@@ -599,6 +599,16 @@ class RemoteFiles(Store):
         the generation), and a GET the tag of exactly what it returns."""
         return self._protocol in object_stores.KNOWN_PROTOCOLS and self._async
 
+    def identity(self) -> str | None:
+        # The protocol, the service (endpoint or account) and the bucket and path;
+        # credentials are never read (see object_stores.endpoint).
+        if not self.versions:
+            return None  # every scan reads every document: a cache would not serve
+        # fsspec keeps a URL's user-info ("s3://key:secret@bucket") in the path.
+        container, _, rest = self.root.partition("/")
+        root = f"{container.rpartition('@')[2]}/{rest}"
+        return f"{self._protocol}|{object_stores.endpoint(self.fs, self._protocol)}|{root}"
+
     def list_versions(self, prefix: str) -> Iterator[Listed]:
         # A generator: nothing is listed until the caller iterates.
         if not self.versions:

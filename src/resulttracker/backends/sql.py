@@ -299,6 +299,10 @@ class SQLResultTracker(StoreTracker):
         The table holding the results; ``<table>_schema`` is created beside it.
         Both are created on first write. Several trackers can share one database
         with different tables.
+    snapshot_cache : str or os.PathLike, optional
+        Accepted for every tracker alike (``open_tracker(url, snapshot_cache=...)``,
+        the CLI's ``--cache``) and ignored: a scan of a table is one query per
+        batch already, which a local cache would not shorten.
     connect_timeout, statement_timeout, lock_timeout, pool_timeout : float
         Seconds (default 10, 60, 30 and 30): see :class:`Timeouts`. An operation
         that runs out of one raises :class:`~resulttracker.errors.StoreError`
@@ -333,6 +337,7 @@ class SQLResultTracker(StoreTracker):
         /,
         *,
         table: str = "results",
+        snapshot_cache: str | os.PathLike[str] | None = None,
         connect_timeout: float = Timeouts.connect,
         statement_timeout: float = Timeouts.statement,
         lock_timeout: float = Timeouts.lock,
@@ -392,7 +397,7 @@ class SQLResultTracker(StoreTracker):
             else self._results.c.document
         )
         self._sql: _Statements
-        super().__init__(_SQLStore(self))
+        super().__init__(_SQLStore(self), snapshot_cache=snapshot_cache)
 
     @property
     def timeouts(self) -> Timeouts:

@@ -17,7 +17,7 @@ Layout
   ``watch``), :mod:`.dashboard` (``serve``, ``report``) and :mod:`.demo`.
 
 A command is declared once, in its module, with ``@cli.command()``; the group
-gives it the global options (``--base``, ``-o``, ``--debug``) so that they also
+gives it the global options (``--base``, ``-o``, ``--cache``, ``--debug``) so that they also
 work after the command. A new module of commands is imported below.
 
 Starting fast: this package imports click and the core of the library only;
@@ -32,6 +32,7 @@ from ..sorting import natural_key
 from . import dashboard, demo, feed, files, read, write  # noqa: F401  (they declare the commands)
 from .app import (
     BASE_VARIABLE,
+    CACHE_VARIABLE,
     DEFAULT_BASE,
     CommandError,
     InputError,
@@ -55,6 +56,7 @@ from .write import parse_value
 
 __all__ = [
     "BASE_VARIABLE",
+    "CACHE_VARIABLE",
     "DEFAULT_BASE",
     "OUTPUT_FORMATS",
     "PROGRESS_DELAY",

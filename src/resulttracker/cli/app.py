@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASE_VARIABLE",
+    "CACHE_VARIABLE",
     "DEFAULT_BASE",
     "EXIT_FAILURE",
     "EXIT_USAGE",
@@ -57,6 +58,8 @@ __all__ = [
 #: Where results are when neither ``--base`` nor ``$RESULTTRACKER_BASE`` says.
 DEFAULT_BASE = "./results"
 BASE_VARIABLE = "RESULTTRACKER_BASE"
+#: The snapshot cache folder when ``--cache`` does not say.
+CACHE_VARIABLE = "RESULTTRACKER_CACHE"
 
 #: Exit statuses.
 EXIT_FAILURE = 1
@@ -175,12 +178,17 @@ class Settings:
     option_pairs: tuple[str, ...] = ()
     debug: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    #: ``--cache``: the snapshot cache folder of the tracker at ``--base``, if any.
+    cache: str | None = None
     _tracker: ResultTracker | None = None
 
     def tracker(self) -> ResultTracker:
-        """The tracker at ``--base``."""
+        """The tracker at ``--base`` (with the snapshot cache of ``--cache``)."""
         if self._tracker is None:
-            self._tracker = self.open(self.base, self.options)
+            options = self.options
+            if self.cache:
+                options = {**options, "snapshot_cache": self.cache}
+            self._tracker = self.open(self.base, options)
         return self._tracker
 
     def existing_tracker(self) -> ResultTracker:
@@ -262,6 +270,16 @@ def print_version(ctx: click.Context, _parameter: click.Parameter, value: bool) 
     metavar="KEY=VALUE",
     help="Storage option for the store, e.g. -o endpoint_url=http://localhost:9000 (repeatable).",
 )
+@click.option(
+    "--cache",
+    envvar=CACHE_VARIABLE,
+    metavar="DIR",
+    help=(
+        "Keep a snapshot of the store in the local folder DIR, so that repeated reads "
+        "fetch only what changed (for read-only credentials; ignored for stores "
+        f"without version tags) [env: {CACHE_VARIABLE}]."
+    ),
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option(
     "--version",
@@ -272,7 +290,13 @@ def print_version(ctx: click.Context, _parameter: click.Parameter, value: bool) 
     help="Show the version and exit.",
 )
 @click.pass_context
-def cli(ctx: click.Context, base: str, storage_option: tuple[str, ...], debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    base: str,
+    storage_option: tuple[str, ...],
+    cache: str | None,
+    debug: bool,
+) -> None:
     """Read and write job results in a shared store (a folder, S3, GCS...).
 
     \b
@@ -281,7 +305,7 @@ def cli(ctx: click.Context, base: str, storage_option: tuple[str, ...], debug: b
       resulttracker show exp1 --where 'loss < 0.5' --sort loss
       resulttracker -b s3://bucket/runs best acc --max
     """
-    ctx.obj = Settings(base, storage_option, debug)
+    ctx.obj = Settings(base, storage_option, debug, cache=cache or None)
     ctx.obj.options = parse_storage_options(storage_option)
 
 
@@ -301,6 +325,13 @@ def _add_storage_options(ctx: click.Context, _: click.Parameter, value: tuple[st
     if value and found is not None:
         found.option_pairs = (*found.option_pairs, *value)
         found.options = {**found.options, **parse_storage_options(value)}
+        found._tracker = None
+
+
+def _override_cache(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    found = ctx.find_object(Settings)
+    if value is not None and found is not None:
+        found.cache = value or None
         found._tracker = None
 
 
@@ -327,6 +358,13 @@ def _global_options_for_commands() -> list[click.Parameter]:
             expose_value=False,
             callback=_add_storage_options,
             help=f"Storage option for the store {shown}.",
+        ),
+        click.Option(
+            ["--cache"],
+            metavar="DIR",
+            expose_value=False,
+            callback=_override_cache,
+            help=f"Snapshot cache folder {shown}.",
         ),
         click.Option(
             ["--debug"],

@@ -261,7 +261,13 @@ def test_the_longest_keys_round_trip(sql: SQLHarness) -> None:
     assert sql.raw_names() == {key}
 
 
-def test_scan_of_a_prefix_over_several_batches(sql: SQLHarness) -> None:
+def test_scan_of_a_prefix_over_several_batches(
+    sql: SQLHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resulttracker.backends import sql as sql_backend
+
+    # Batches of at most 100 rows: 11 batches, the last one short.
+    monkeypatch.setattr(sql_backend, "_SCAN_BATCH_ROWS", 100)
     sql.tracker["p"] = {"n": -1}
     keys = [f"p/{number:05d}" for number in range(BATCH_SIZE + 5)]
     neighbours = ["p-x", "p.x", "p0", "o/z", "q"]  # sort around p/... but are not under p

@@ -80,7 +80,7 @@ from .._urls import redact_url
 from ..api import StoreTracker, _check_duration
 from ..errors import CorruptResultError, ResultTrackerError, StoreError
 from ..model import Record
-from ..store import BATCH_SIZE, Listed, Store, Versioned
+from ..store import Listed, Store, Versioned
 from ..validation import KeyType, Results, normalize_key
 
 __all__ = ["SCHEMA_VERSION", "SQLResultTracker", "Timeouts"]
@@ -119,8 +119,12 @@ _READ_CHUNK = 500
 _MAX_ATTEMPTS = 12
 
 #: Rows of one scan batch stop at this many bytes of documents (and at
-#: BATCH_SIZE rows), so that a scan of large documents holds a few MiB at most.
+#: _SCAN_BATCH_ROWS rows), so that a scan of large documents holds a few MiB at most.
 _SCAN_BATCH_BYTES = 1024 * 1024
+
+#: Most rows of one scan batch: enough that a scan of small documents costs a
+#: few queries, few enough that the rows' Python objects stay a few MiB.
+_SCAN_BATCH_ROWS = 10_000
 
 #: Rows read from a cursor at a time while a scan batch is filled.
 _SCAN_FETCH_ROWS = 64
@@ -498,7 +502,7 @@ class SQLResultTracker(StoreTracker):
         return int(self._execute("counting keys", None, _fetch_one, sql, parameters)[0])
 
     # Faster than the default: documents and times come with the keys, in batches
-    # of at most BATCH_SIZE rows and _SCAN_BATCH_BYTES bytes fetched by key range
+    # of at most _SCAN_BATCH_ROWS rows and _SCAN_BATCH_BYTES bytes fetched by key range
     # ("keyset pagination").
     def _scan_documents(self, prefix: str) -> Iterator[tuple[str, bytes | None, datetime | None]]:
         for rows in self._scan_batches(prefix):
@@ -550,14 +554,14 @@ class SQLResultTracker(StoreTracker):
         # connection whose reader pauses longer than net_write_timeout). A batch
         # stops early at _SCAN_BATCH_BYTES (see _read_batch); the next one asks
         # for as many rows as the documents seen so far say fit.
-        limit = statements.first_batch
+        limit = _SCAN_BATCH_ROWS if statements.streams else _FIRST_SERVER_BATCH
         while True:
             sql, parameters = statements.scan(after, upper, limit)
             rows, size, complete = self._execute("scanning keys", None, read, sql, parameters)
             yield rows
             if complete and len(rows) < limit:
                 return
-            limit = max(1, min(BATCH_SIZE, _SCAN_BATCH_BYTES * len(rows) // max(size, 1)))
+            limit = max(1, min(_SCAN_BATCH_ROWS, _SCAN_BATCH_BYTES * len(rows) // max(size, 1)))
             after = statements.key(rows[-1][0])
 
     # -- version tags (the change feed): the revision column, read only here ---------
@@ -1241,8 +1245,7 @@ class _Statements:
             self._stream_class = importlib.import_module("pymysql.cursors").SSCursor
         # A client cursor that holds a whole result (psycopg's, or another MySQL
         # driver's): start small, until the documents' size is known.
-        streams = dialect.name == "sqlite" or self._stream_class is not None
-        self.first_batch = BATCH_SIZE if streams else _FIRST_SERVER_BATCH
+        self.streams = dialect.name == "sqlite" or self._stream_class is not None
 
     def _compile(self, statement: Any) -> tuple[str, tuple[str, ...]]:
         compiled = statement.compile(dialect=self._dialect)

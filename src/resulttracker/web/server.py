@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import gzip
 import ipaddress
-import json
 import re
 import socket
 import sys
@@ -49,7 +48,7 @@ from urllib.parse import parse_qs, unquote
 from ..api import ResultTracker
 from ..errors import InvalidKeyError, InvalidQueryError, ResultTrackerError
 from ..query import parse_where
-from ._records import ChangeLog, InvalidCursorError, snapshot_payload
+from ._records import ChangeLog, InvalidCursorError, json_bytes, snapshot_body
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
@@ -301,8 +300,7 @@ class DashboardApp:
             return _json_error("400 Bad Request", str(error), gzip_ok)
         except ResultTrackerError as error:
             return _json_error("502 Bad Gateway", f"the store failed: {error}", gzip_ok)
-        status, headers, body = _json(snapshot_payload(snapshot), gzip_ok)
-        return status, headers, body
+        return _json_body(snapshot_body(snapshot), gzip_ok)
 
     def _plotly_response(self, gzip_ok: bool) -> tuple[str, list[tuple[str, str]], bytes]:
         if self._plotly is None:
@@ -327,10 +325,10 @@ def _static(content_type: str, body: bytes) -> tuple[str, list[tuple[str, str]],
 
 
 def _json(payload: Any, gzip_ok: bool) -> tuple[str, list[tuple[str, str]], bytes]:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    # A lone surrogate (from a file name that is not UTF-8, say) can only sit inside
-    # a JSON string, where backslashreplace writes it as the JSON escape \\udXXX.
-    data = body.encode("utf-8", "backslashreplace")
+    return _json_body(json_bytes(payload), gzip_ok)
+
+
+def _json_body(data: bytes, gzip_ok: bool) -> tuple[str, list[tuple[str, str]], bytes]:
     headers = [
         ("Content-Type", "application/json; charset=utf-8"),
         ("Cache-Control", "no-store"),

@@ -39,7 +39,7 @@ def test_a_tiny_server_run_writes_the_table(tmp_path: Path) -> None:
     table = output.read_text()
     assert table in completed.stdout
     rows = [line for line in table.splitlines() if line.startswith("| ")]
-    assert rows[0].startswith("| `/api/records` (gzip), ms | 200 keys | 300 keys | 300 / 200 |")
+    assert rows[0].startswith("| `/api/records` (gzip), ms: wall (CPU) | 200 keys | 300 keys |")
     labels = [row.split(" | ")[0].lstrip("| ") for row in rows]
     assert labels.count("idle poll (nothing changed)") == 2
     assert labels.count("poll after 1 change") == 2

@@ -8,6 +8,7 @@ local folder; the HTTP side and its response cache are in ``test_web_cache.py``.
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +157,44 @@ def test_a_key_turning_corrupt_or_a_new_corrupt_key_is_a_new_generation(tmp_path
     assert second.cursor != first.cursor
     assert [entry.key for entry in second.corrupt] == ["bad"]
     assert log.snapshot(second.cursor, None, EVERYTHING).cursor == second.cursor
+
+
+@pytest.mark.parametrize("resort_after", [1024, 3], ids=["edited", "rebuilt"])
+def test_full_answers_and_polls_agree_with_a_model_over_random_rounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, resort_after: int
+) -> None:
+    """Puts, rewrites and deletes in random rounds: the full answer holds exactly
+    the model's records in key order, and replaying the polls on the first full
+    answer gives the same, whether the sorted view is edited or built again."""
+    monkeypatch.setattr(_records, "_RESORT_AFTER", resort_after)
+    tracker, log = new_log(tmp_path)
+    chooser = random.Random(13)
+    model: dict[str, dict[str, Any]] = {}
+    page: dict[str, Any] = {}
+    cursor = None
+    for round_number in range(12):
+        for _ in range(chooser.randint(0, 8)):
+            key = f"g{chooser.randint(0, 3)}/k{chooser.randint(0, 15):02d}"
+            if key in model and chooser.random() < 0.3:
+                tracker.delete(key)
+                del model[key]
+            else:
+                model[key] = {"v": round_number, "w": chooser.random()}
+                tracker[key] = model[key]
+        full = log.snapshot(None, None, EVERYTHING)
+        assert [(r.key, r.results) for r in full.records] == sorted(model.items())
+        assert snapshot_body(full) == json_bytes(snapshot_payload(full))
+        poll = log.snapshot(cursor, None, EVERYTHING)
+        if poll.full:
+            page = {}
+        for record in poll.records:
+            page[record.key] = record.results
+        for key in poll.removed:
+            page.pop(key, None)
+        assert page == model
+        assert poll.count == len(model)
+        under = log.snapshot(None, "g1", parse_where("w < 0.5"))
+        assert [r.key for r in under.records] == sorted(
+            key for key, results in model.items() if key.startswith("g1/") and results["w"] < 0.5
+        )
+        cursor = poll.cursor

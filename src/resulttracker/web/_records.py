@@ -198,9 +198,19 @@ class _Entry:
     encoded: bytes
 
 
-#: Past this many keys added or removed in one refresh, the sorted key list is
-#: sorted again rather than edited key by key (each edit moves the list's tail).
-_RESORT_AFTER = 256
+#: Past this many keys changed in one refresh, the sorted view is built again
+#: rather than edited key by key (an insertion or a deletion moves the lists' tails).
+_RESORT_AFTER = 1024
+
+
+@dataclass
+class _SortedView:
+    """Every entry's key, record and JSON, in three lists sorted by key: a full
+    answer copies (or filters) them in order, touching no other object."""
+
+    keys: list[str]
+    records: list[Record]
+    encoded: list[bytes]
 
 
 @dataclass(frozen=True)
@@ -243,14 +253,13 @@ class ChangeLog:
         self._entries: dict[str, _Entry] = {}
         self._tombstones: dict[str, int] = {}
         self._corrupt: list[CorruptEntry] = []
-        # The keys of _entries, sorted (None: to be sorted again when next needed).
-        self._keys: list[str] | None = []
+        # The entries sorted by key (None: to be built again when next needed).
+        self._view: _SortedView | None = _SortedView([], [], [])
         # generation -> the keys (of _entries or _tombstones) whose last change it
         # was; in increasing order of generation, and as large as those two together.
         self._changed: dict[int, set[str]] = {}
-        # Keys added or removed in the refresh under way (to keep _keys sorted).
-        self._added: list[str] = []
-        self._removed: list[str] = []
+        # Keys put or removed in the refresh under way (to keep _view up to date).
+        self._touched: set[str] = set()
         self._scanned_at = -math.inf
         self._lock = threading.Lock()
         # A tracker of the backend contract is followed through its change feed:
@@ -271,8 +280,7 @@ class ChangeLog:
                 return
             generation = self._generation + 1
             corrupt_before = self._corrupt
-            self._added.clear()
-            self._removed.clear()
+            self._touched.clear()
             try:
                 if isinstance(self.tracker, StoreTracker):
                     changed = self._follow_feed(self.tracker, generation)
@@ -283,7 +291,7 @@ class ChangeLog:
                     self._generation = generation
                 raise
             finally:
-                self._update_keys()
+                self._update_view()
             if changed or self._corrupt != corrupt_before:
                 self._generation = generation
             self._scanned_at = time.monotonic()
@@ -308,9 +316,9 @@ class ChangeLog:
             return False
         if entry is None:
             self._forget_change(key, self._tombstones.pop(key, None))
-            self._added.append(key)
         else:
             self._forget_change(key, entry.generation)
+        self._touched.add(key)
         self._entries[key] = _Entry(record, generation, json_bytes(encode_record(record)))
         self._changed.setdefault(generation, set()).add(key)
         return True
@@ -321,7 +329,7 @@ class ChangeLog:
         if entry is None:
             return False
         self._forget_change(key, entry.generation)
-        self._removed.append(key)
+        self._touched.add(key)
         self._tombstones[key] = generation
         self._changed.setdefault(generation, set()).add(key)
         return True
@@ -336,22 +344,37 @@ class ChangeLog:
             if not keys:
                 del self._changed[generation]
 
-    def _update_keys(self) -> None:
-        keys = self._keys
-        if keys is None or not (self._added or self._removed):
+    def _update_view(self) -> None:
+        """Bring the sorted view in line with the entries after a refresh."""
+        view = self._view
+        if view is None or not self._touched:
             return
-        if len(self._added) + len(self._removed) > _RESORT_AFTER:
-            self._keys = None
+        if len(self._touched) > _RESORT_AFTER:
+            self._view = None
             return
-        for key in self._removed:
-            del keys[bisect.bisect_left(keys, key)]
-        for key in self._added:
-            bisect.insort(keys, key)
+        keys, records, encoded = view.keys, view.records, view.encoded
+        for key in sorted(self._touched):
+            index = bisect.bisect_left(keys, key)
+            present = index < len(keys) and keys[index] == key
+            entry = self._entries.get(key)
+            if entry is None:
+                if present:
+                    del keys[index], records[index], encoded[index]
+            elif present:
+                records[index], encoded[index] = entry.record, entry.encoded
+            else:
+                keys.insert(index, key)
+                records.insert(index, entry.record)
+                encoded.insert(index, entry.encoded)
 
-    def _sorted_keys(self) -> list[str]:
-        if self._keys is None:
-            self._keys = sorted(self._entries)
-        return self._keys
+    def _sorted_view(self) -> _SortedView:
+        if self._view is None:
+            keys = sorted(self._entries)
+            entries = [self._entries[key] for key in keys]
+            self._view = _SortedView(
+                keys, [entry.record for entry in entries], [entry.encoded for entry in entries]
+            )
+        return self._view
 
     def _follow_feed(self, tracker: StoreTracker, generation: int) -> bool:
         """Apply the store's change feed (:meth:`~resulttracker.api.StoreTracker.watch`);
@@ -412,44 +435,51 @@ class ChangeLog:
             self.refresh()
         with self._lock:
             after = self._generation_after(cursor)
-            under_prefix = self._keys_under(chosen_prefix)
+            selected = self._selected(chosen_prefix, where)
             removed: list[str] = []
             if after is None:
-                chosen = self._matching(under_prefix, where)
-                count = len(chosen)
+                records, encoded = self._full(selected)
+                count = len(records)
             else:
-                count = len(
-                    self._matching(under_prefix, where) if where.conditions else under_prefix
-                )
-                chosen, removed = self._changes_after(after, chosen_prefix, where)
+                count = len(selected)
+                changed, removed = self._changes_after(after, chosen_prefix, where)
+                records = [entry.record for entry in changed]
+                encoded = [entry.encoded for entry in changed]
             return Snapshot(
                 cursor=f"{self.epoch}.{self._generation}",
-                records=[entry.record for entry in chosen],
+                records=records,
                 removed=removed,
                 count=count,
                 full=after is None,
                 corrupt=[entry for entry in self._corrupt if _in_prefix(entry.key, chosen_prefix)],
                 generation=self._generation,
                 after=after,
-                encoded=[entry.encoded for entry in chosen],
+                encoded=encoded,
             )
 
-    def _keys_under(self, prefix: str) -> list[str]:
-        """The keys under ``prefix``, sorted (the log's own list for every key: not to
-        be changed)."""
-        keys = self._sorted_keys()
-        if not prefix:
-            return keys
+    def _selected(self, prefix: str, where: Where) -> list[int] | range:
+        """The positions in the sorted view of the entries under ``prefix`` that
+        match ``where``: a range when that is all of them (no filter)."""
+        view = self._sorted_view()
+        if not prefix and not where.conditions:
+            return range(len(view.keys))
+        keys, records = view.keys, view.records
         lower, upper = _prefix_range(keys, prefix)
         # Keys between 'p' and 'p/' (such as 'p.x') are in the range but not under 'p'.
-        return [key for key in keys[lower:upper] if _in_prefix(key, prefix)]
+        return [
+            index
+            for index in range(lower, upper)
+            if _in_prefix(keys[index], prefix) and matches(where, records[index].results)
+        ]
 
-    def _matching(self, keys: list[str], where: Where) -> list[_Entry]:
-        """The entries of ``keys`` whose results match ``where``, in the same order."""
-        entries = self._entries
-        if not where.conditions:  # the common case, without a call per key
-            return [entries[key] for key in keys]
-        return [entry for key in keys if matches(where, (entry := entries[key]).record.results)]
+    def _full(self, selected: list[int] | range) -> tuple[list[Record], list[bytes]]:
+        """The records and their JSON at the positions ``selected``, in order."""
+        view = self._sorted_view()
+        if isinstance(selected, range):  # all of them: copies of the lists, no lookups
+            return view.records[:], view.encoded[:]
+        return [view.records[index] for index in selected], [
+            view.encoded[index] for index in selected
+        ]
 
     def _changes_after(
         self, after: int, prefix: str, where: Where

@@ -42,12 +42,20 @@ class Client:
         self.port = port
 
     def request(
-        self, method: str, path: str, *, host: str | None = None, gzip_ok: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        host: str | None = None,
+        gzip_ok: bool = False,
+        if_none_match: str | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = {"Host": f"127.0.0.1:{self.port}" if host is None else host}
         if gzip_ok:
             headers["Accept-Encoding"] = "gzip"
+        if if_none_match is not None:
+            headers["If-None-Match"] = if_none_match
         connection.request(method, path, headers=headers)
         response = connection.getresponse()
         body = response.read()

@@ -21,10 +21,19 @@ most once per ``min_interval``, however many pages poll), compares each
 record with what it saw before, and numbers the changes with a generation
 counter. A page's cursor is the generation it last saw (with the log's random
 ``epoch``, so a cursor from before a restart forces a full load).
+
+The generation is bumped by anything an answer shows (the corrupt keys too),
+so that it can key a cache of finished answers: a state is never described
+by a generation that another state had. Each record is
+encoded to its JSON once, when it changes (:attr:`Snapshot.encoded`), so a
+full answer costs a join of bytes rather than an encoding of every record;
+and the keys that changed are indexed by generation, so a poll looks only at
+them.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -49,7 +58,9 @@ __all__ = [
     "Snapshot",
     "encode_record",
     "encode_value",
+    "json_bytes",
     "read_records",
+    "snapshot_body",
 ]
 
 #: At most this many corrupt keys are listed in one answer (all are counted).
@@ -75,6 +86,14 @@ def encode_value(value: object) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return {"json": json.dumps(repr(value))}
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as the dashboard sends JSON: compact, UTF-8, no NaN."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # A lone surrogate (from a file name that is not UTF-8, say) can only sit inside
+    # a JSON string, where backslashreplace writes it as the JSON escape \\udXXX.
+    return text.encode("utf-8", "backslashreplace")
 
 
 def encode_record(record: Record) -> dict[str, Any]:
@@ -175,11 +194,33 @@ def matches(where: Where, results: Mapping[str, Any]) -> bool:
 class _Entry:
     record: Record
     generation: int
+    #: The record's JSON as the page reads it (:func:`encode_record`), made once per change.
+    encoded: bytes
+
+
+#: Past this many keys changed in one refresh, the sorted view is built again
+#: rather than edited key by key (an insertion or a deletion moves the lists' tails).
+_RESORT_AFTER = 1024
+
+
+@dataclass
+class _SortedView:
+    """Every entry's key, record and JSON, in three lists sorted by key: a full
+    answer copies (or filters) them in order, touching no other object."""
+
+    keys: list[str]
+    records: list[Record]
+    encoded: list[bytes]
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one poll answers: the records that changed and the keys that left."""
+    """What one poll answers: the records that changed and the keys that left.
+
+    ``encoded`` holds the JSON of each of ``records`` (:func:`encode_record`),
+    in the same order; ``generation`` is the state it describes and ``after``
+    the generation it counts changes from (``None`` for a full answer).
+    """
 
     cursor: str
     records: list[Record]
@@ -187,6 +228,9 @@ class Snapshot:
     count: int
     full: bool
     corrupt: list[CorruptEntry]
+    generation: int = 0
+    after: int | None = None
+    encoded: list[bytes] | None = None
 
 
 class ChangeLog:
@@ -209,6 +253,13 @@ class ChangeLog:
         self._entries: dict[str, _Entry] = {}
         self._tombstones: dict[str, int] = {}
         self._corrupt: list[CorruptEntry] = []
+        # The entries sorted by key (None: to be built again when next needed).
+        self._view: _SortedView | None = _SortedView([], [], [])
+        # generation -> the keys (of _entries or _tombstones) whose last change it
+        # was; in increasing order of generation, and as large as those two together.
+        self._changed: dict[int, set[str]] = {}
+        # Keys put or removed in the refresh under way (to keep _view up to date).
+        self._touched: set[str] = set()
         self._scanned_at = -math.inf
         self._lock = threading.Lock()
         # A tracker of the backend contract is followed through its change feed:
@@ -217,35 +268,113 @@ class ChangeLog:
         self._corrupt_by_key: dict[str, CorruptEntry] = {}
         self._newly_corrupt: list[CorruptResultError] = []
 
+    @property
+    def generation(self) -> int:
+        """The number of the current state; it changes whenever an answer would."""
+        return self._generation
+
     def refresh(self, *, force: bool = False) -> None:
         """Rescan the store unless the last scan is younger than ``min_interval``."""
         with self._lock:
             if not force and time.monotonic() - self._scanned_at < self.min_interval:
                 return
-            if isinstance(self.tracker, StoreTracker):
-                generation = self._generation + 1
-                if self._follow_feed(self.tracker, generation):
-                    self._generation = generation
-                self._scanned_at = time.monotonic()
-                return
-            records, corrupt = read_records(self.tracker)
-            fresh = {record.key: record for record in records}
             generation = self._generation + 1
-            changed = False
-            for key, record in fresh.items():
-                entry = self._entries.get(key)
-                if entry is None or not _same(entry.record, record):
-                    self._entries[key] = _Entry(record, generation)
-                    self._tombstones.pop(key, None)
-                    changed = True
-            for key in [key for key in self._entries if key not in fresh]:
-                del self._entries[key]
-                self._tombstones[key] = generation
-                changed = True
-            if changed:
+            corrupt_before = self._corrupt
+            self._touched.clear()
+            try:
+                if isinstance(self.tracker, StoreTracker):
+                    changed = self._follow_feed(self.tracker, generation)
+                else:
+                    changed = self._rescan(generation)
+            except BaseException:
+                if generation in self._changed:  # applied in part: a new state all the same
+                    self._generation = generation
+                raise
+            finally:
+                self._update_view()
+            if changed or self._corrupt != corrupt_before:
                 self._generation = generation
-            self._corrupt = corrupt
             self._scanned_at = time.monotonic()
+
+    def _rescan(self, generation: int) -> bool:
+        """Compare a full scan (of a tracker without a change feed) with the entries."""
+        records, corrupt = read_records(self.tracker)
+        fresh = {record.key: record for record in records}
+        changed = False
+        for record in fresh.values():
+            changed = self._put(record, generation) or changed
+        for key in [key for key in self._entries if key not in fresh]:
+            changed = self._remove(key, generation) or changed
+        self._corrupt = corrupt
+        return changed
+
+    def _put(self, record: Record, generation: int) -> bool:
+        """Keep ``record`` as changed in ``generation``, unless it is the same as before."""
+        key = record.key
+        entry = self._entries.get(key)
+        if entry is not None and _same(entry.record, record):
+            return False
+        if entry is None:
+            self._forget_change(key, self._tombstones.pop(key, None))
+        else:
+            self._forget_change(key, entry.generation)
+        self._touched.add(key)
+        self._entries[key] = _Entry(record, generation, json_bytes(encode_record(record)))
+        self._changed.setdefault(generation, set()).add(key)
+        return True
+
+    def _remove(self, key: str, generation: int) -> bool:
+        """Leave a tombstone for ``key`` in ``generation``, if it was there."""
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return False
+        self._forget_change(key, entry.generation)
+        self._touched.add(key)
+        self._tombstones[key] = generation
+        self._changed.setdefault(generation, set()).add(key)
+        return True
+
+    def _forget_change(self, key: str, generation: int | None) -> None:
+        """Take ``key`` out of the index of the generation it last changed in."""
+        if generation is None:
+            return
+        keys = self._changed.get(generation)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._changed[generation]
+
+    def _update_view(self) -> None:
+        """Bring the sorted view in line with the entries after a refresh."""
+        view = self._view
+        if view is None or not self._touched:
+            return
+        if len(self._touched) > _RESORT_AFTER:
+            self._view = None
+            return
+        keys, records, encoded = view.keys, view.records, view.encoded
+        for key in sorted(self._touched):
+            index = bisect.bisect_left(keys, key)
+            present = index < len(keys) and keys[index] == key
+            entry = self._entries.get(key)
+            if entry is None:
+                if present:
+                    del keys[index], records[index], encoded[index]
+            elif present:
+                records[index], encoded[index] = entry.record, entry.encoded
+            else:
+                keys.insert(index, key)
+                records.insert(index, entry.record)
+                encoded.insert(index, entry.encoded)
+
+    def _sorted_view(self) -> _SortedView:
+        if self._view is None:
+            keys = sorted(self._entries)
+            entries = [self._entries[key] for key in keys]
+            self._view = _SortedView(
+                keys, [entry.record for entry in entries], [entry.encoded for entry in entries]
+            )
+        return self._view
 
     def _follow_feed(self, tracker: StoreTracker, generation: int) -> bool:
         """Apply the store's change feed (:meth:`~resulttracker.api.StoreTracker.watch`);
@@ -256,32 +385,42 @@ class ChangeLog:
         changed = False
         for change in self._feed.poll():
             self._corrupt_by_key.pop(change.key, None)
-            entry = self._entries.get(change.key)
             if change.record is not None:
-                if entry is None or not _same(entry.record, change.record):
-                    self._entries[change.key] = _Entry(change.record, generation)
-                    self._tombstones.pop(change.key, None)
-                    changed = True
-            elif entry is not None:
-                del self._entries[change.key]
-                self._tombstones[change.key] = generation
-                changed = True
+                changed = self._put(change.record, generation) or changed
+            else:
+                changed = self._remove(change.key, generation) or changed
         # A key whose document turned corrupt leaves the table, as a scan skips it.
         for error in self._newly_corrupt:
             self._corrupt_by_key[error.key] = CorruptEntry(error.key, _reason(error))
-            if self._entries.pop(error.key, None) is not None:
-                self._tombstones[error.key] = generation
-                changed = True
+            changed = self._remove(error.key, generation) or changed
         self._corrupt = [self._corrupt_by_key[key] for key in sorted(self._corrupt_by_key)]
         return changed
 
-    def snapshot(self, since: str | None, prefix: str | None, where: Where) -> Snapshot:
+    def position(self, since: str | None) -> tuple[int, int | None]:
+        """The current generation and the one ``since`` counts changes from
+        (``None``: a full answer), after a :meth:`refresh`.
+
+        Raises
+        ------
+        InvalidCursorError
+            As :meth:`snapshot`.
+        """
+        cursor = _parse_cursor(since)
+        self.refresh()
+        with self._lock:
+            return self._generation, self._generation_after(cursor)
+
+    def snapshot(
+        self, since: str | None, prefix: str | None, where: Where, *, refresh: bool = True
+    ) -> Snapshot:
         """The records under ``prefix`` matching ``where`` that changed after ``since``.
 
         ``since`` is a cursor from an earlier snapshot, or ``None`` for all
-        records. A record that changed and no longer matches, or was deleted,
-        is listed in ``removed``; ``count`` is the number of matching records,
-        so the page can check that it holds exactly them.
+        records. A record under ``prefix`` that changed and no longer matches,
+        or was deleted, is listed in ``removed``; ``count`` is the number of
+        matching records, so the page can check that it holds exactly them.
+        With ``refresh`` false the store is not looked at (a :meth:`position`
+        just did).
 
         Raises
         ------
@@ -292,37 +431,77 @@ class ChangeLog:
         """
         chosen_prefix = normalize_prefix(prefix)
         cursor = _parse_cursor(since)
-        self.refresh()
+        if refresh:
+            self.refresh()
         with self._lock:
             after = self._generation_after(cursor)
-            full = after is None
-            start = 0 if after is None else after
-            records: list[Record] = []
+            selected = self._selected(chosen_prefix, where)
             removed: list[str] = []
-            count = 0
-            for key in sorted(self._entries):
-                entry = self._entries[key]
-                selected = _in_prefix(key, chosen_prefix) and matches(where, entry.record.results)
-                count += selected
-                if entry.generation > start:
-                    if selected:
-                        records.append(entry.record)
-                    elif not full:
-                        removed.append(key)
-            if not full:
-                removed.extend(
-                    key
-                    for key, generation in sorted(self._tombstones.items())
-                    if generation > start and _in_prefix(key, chosen_prefix)
-                )
+            if after is None:
+                records, encoded = self._full(selected)
+                count = len(records)
+            else:
+                count = len(selected)
+                changed, removed = self._changes_after(after, chosen_prefix, where)
+                records = [entry.record for entry in changed]
+                encoded = [entry.encoded for entry in changed]
             return Snapshot(
                 cursor=f"{self.epoch}.{self._generation}",
                 records=records,
                 removed=removed,
                 count=count,
-                full=full,
+                full=after is None,
                 corrupt=[entry for entry in self._corrupt if _in_prefix(entry.key, chosen_prefix)],
+                generation=self._generation,
+                after=after,
+                encoded=encoded,
             )
+
+    def _selected(self, prefix: str, where: Where) -> list[int] | range:
+        """The positions in the sorted view of the entries under ``prefix`` that
+        match ``where``: a range when that is all of them (no filter)."""
+        view = self._sorted_view()
+        if not prefix and not where.conditions:
+            return range(len(view.keys))
+        keys, records = view.keys, view.records
+        lower, upper = _prefix_range(keys, prefix)
+        # Keys between 'p' and 'p/' (such as 'p.x') are in the range but not under 'p'.
+        return [
+            index
+            for index in range(lower, upper)
+            if _in_prefix(keys[index], prefix) and matches(where, records[index].results)
+        ]
+
+    def _full(self, selected: list[int] | range) -> tuple[list[Record], list[bytes]]:
+        """The records and their JSON at the positions ``selected``, in order."""
+        view = self._sorted_view()
+        if isinstance(selected, range):  # all of them: copies of the lists, no lookups
+            return view.records[:], view.encoded[:]
+        return [view.records[index] for index in selected], [
+            view.encoded[index] for index in selected
+        ]
+
+    def _changes_after(
+        self, after: int, prefix: str, where: Where
+    ) -> tuple[list[_Entry], list[str]]:
+        """The entries under ``prefix`` that changed after generation ``after`` and
+        match ``where``, and the keys that changed and do not (or left), sorted."""
+        changed: set[str] = set()
+        for generation in reversed(self._changed):  # newest first; only those after
+            if generation <= after:
+                break
+            changed |= self._changed[generation]
+        chosen: list[_Entry] = []
+        removed: list[str] = []
+        for key in sorted(changed):
+            if not _in_prefix(key, prefix):
+                continue
+            entry = self._entries.get(key)
+            if entry is not None and matches(where, entry.record.results):
+                chosen.append(entry)
+            else:
+                removed.append(key)
+        return chosen, removed
 
     def _generation_after(self, cursor: tuple[str, int] | None) -> int | None:
         if cursor is None:
@@ -331,6 +510,15 @@ class ChangeLog:
         if epoch != self.epoch or number > self._generation:
             return None
         return number
+
+
+def _prefix_range(keys: list[str], prefix: str) -> tuple[int, int]:
+    """The slice of the sorted ``keys`` that holds every key under ``prefix``
+    (and perhaps a few others, such as ``prefix.x``)."""
+    if not prefix:
+        return 0, len(keys)
+    # Under 'p': 'p' itself and 'p/...'; '0' is the character after '/'.
+    return bisect.bisect_left(keys, prefix), bisect.bisect_left(keys, prefix + "0")
 
 
 def _parse_cursor(since: str | None) -> tuple[str, int] | None:
@@ -363,7 +551,8 @@ def records_payload(records: Iterable[Record]) -> list[dict[str, Any]]:
 
 
 def snapshot_payload(snapshot: Snapshot) -> Mapping[str, Any]:
-    """A snapshot as the ``/api/records`` JSON body."""
+    """A snapshot as the ``/api/records`` JSON object (:func:`snapshot_body`
+    gives its encoded bytes)."""
     return {
         "cursor": snapshot.cursor,
         "full": snapshot.full,
@@ -383,3 +572,27 @@ def corrupt_payload(corrupt: list[CorruptEntry]) -> dict[str, Any]:
             {"key": entry.key, "reason": entry.reason} for entry in corrupt[:MAX_CORRUPT_LISTED]
         ],
     }
+
+
+def snapshot_body(snapshot: Snapshot) -> bytes:
+    """:func:`snapshot_payload` encoded by :func:`json_bytes`, byte for byte, from the
+    records' JSON made when they changed: a join of bytes, not an encoding of each."""
+    encoded = snapshot.encoded
+    if encoded is None:
+        encoded = [json_bytes(encode_record(record)) for record in snapshot.records]
+    return b"".join(
+        (
+            b'{"cursor":',
+            json_bytes(snapshot.cursor),
+            b',"full":',
+            json_bytes(snapshot.full),
+            b',"count":',
+            json_bytes(snapshot.count),
+            b',"records":[',
+            b",".join(encoded),
+            b'],"removed":',
+            json_bytes(snapshot.removed),
+            b",",
+            json_bytes(corrupt_payload(snapshot.corrupt))[1:],
+        )
+    )

@@ -10,6 +10,9 @@ Routes (``GET`` and ``HEAD`` only; every other method is refused with 405):
   every ``where`` condition (the library's syntax, parsed by
   :func:`resulttracker.query.parse_where`), all of them or only those that
   changed since the cursor ``since``. Unknown parameters are refused (400).
+  Answers are cached for as long as the store does not change
+  (:class:`ResponseCache`) and carry an ``ETag``; a matching
+  ``If-None-Match`` is answered ``304 Not Modified``.
 
 Every response — pages, the API, static files and every error, including the
 server's own refusals of malformed or slow requests — passes through
@@ -31,14 +34,14 @@ import asyncio
 import contextlib
 import gzip
 import ipaddress
-import json
 import re
 import socket
 import sys
 import threading
 import traceback
 import webbrowser
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -49,7 +52,8 @@ from urllib.parse import parse_qs, unquote
 from ..api import ResultTracker
 from ..errors import InvalidKeyError, InvalidQueryError, ResultTrackerError
 from ..query import parse_where
-from ._records import ChangeLog, InvalidCursorError, snapshot_payload
+from ..validation import normalize_prefix
+from ._records import ChangeLog, InvalidCursorError, json_bytes, snapshot_body
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
@@ -57,6 +61,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "DashboardApp",
     "DashboardServer",
+    "ResponseCache",
     "ServerLimits",
     "finish_response",
     "make_app",
@@ -116,12 +121,15 @@ def finish_response(status: str, headers: list[tuple[str, str]], body: bytes) ->
     """The one way out for every response: its length and the security headers.
 
     A header of the same name set by the caller is replaced, so no response
-    can weaken the policy.
+    can weaken the policy. A 204 or 304 has no body and no ``Content-Length``
+    (RFC 9110: a 304's would have to be the length of the 200 it stands for).
     """
     managed = {name.lower() for name, _ in SECURITY_HEADERS} | {"content-length"}
     kept = [(name, value) for name, value in headers if name.lower() not in managed]
     if not any(name.lower() == "cache-control" for name, _ in kept):
         kept.append(("Cache-Control", "no-store"))
+    if status.startswith(("204", "304")):
+        return status, [*kept, *SECURITY_HEADERS], b""
     return status, [*kept, ("Content-Length", str(len(body))), *SECURITY_HEADERS], body
 
 
@@ -169,6 +177,82 @@ def _host_names(host: str) -> set[str]:
     return names
 
 
+class ResponseCache:
+    """Finished ``/api/records`` answers for one state of the store.
+
+    Keyed by the change log's generation (:attr:`ChangeLog.generation`), which
+    changes whenever an answer would: the cache only ever holds answers of the
+    newest generation it has seen, one per variant (filter, cursor position,
+    gzip or not), at most ``max_entries`` of them and ``max_bytes`` of bodies
+    together, the least recently used leaving first. Safe to use from several
+    threads; two threads that miss at once both build the answer, and either
+    one is kept (they are the same bytes).
+
+    Parameters
+    ----------
+    max_entries : int, default 16
+        How many answers are kept.
+    max_bytes : int, default 64 MiB
+        How many bytes of bodies are kept; a larger answer is not kept at all.
+    """
+
+    def __init__(self, max_entries: int = 16, max_bytes: int = 64 << 20) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._responses: OrderedDict[Hashable, Response] = OrderedDict()
+        self._bytes = 0
+        #: Answers served from the cache, and looks that found none.
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, generation: int, variant: Hashable) -> Response | None:
+        """The answer kept for ``variant`` in ``generation``, if any."""
+        with self._lock:
+            response = self._responses.get(variant) if generation == self._generation else None
+            if response is None:
+                self.misses += 1
+                return None
+            self._responses.move_to_end(variant)
+            self.hits += 1
+            return response
+
+    def put(self, generation: int, variant: Hashable, response: Response) -> None:
+        """Keep ``response`` for ``variant`` in ``generation``; the answers of older
+        generations are dropped, and one for an older generation is not kept."""
+        size = len(response[2])
+        with self._lock:
+            if generation < self._generation or size > self.max_bytes:
+                return
+            if generation > self._generation:
+                self._responses.clear()
+                self._bytes = 0
+                self._generation = generation
+            replaced = self._responses.pop(variant, None)
+            if replaced is not None:
+                self._bytes -= len(replaced[2])
+            self._responses[variant] = response
+            self._bytes += size
+            while len(self._responses) > self.max_entries or self._bytes > self.max_bytes:
+                _, dropped = self._responses.popitem(last=False)
+                self._bytes -= len(dropped[2])
+
+    def __len__(self) -> int:
+        return len(self._responses)
+
+    @property
+    def size(self) -> int:
+        """Bytes of the bodies kept."""
+        return self._bytes
+
+    def clear(self) -> None:
+        """Forget every answer."""
+        with self._lock:
+            self._responses.clear()
+            self._bytes = 0
+
+
 class DashboardApp:
     """The WSGI application: the page, its static files and the read-only JSON API.
 
@@ -202,6 +286,7 @@ class DashboardApp:
         self.allowed_hosts = {name.lower() for name in (allowed_hosts or _host_names("127.0.0.1"))}
         self.allow_ip_hosts = allow_ip_hosts
         self.changes = ChangeLog(tracker, min_interval=min(1.0, self.refresh / 2))
+        self.responses = ResponseCache()
         self._plotly: bytes | None = None
         self._plotly_gzip: bytes | None = None
         plotly_script()  # fail at start-up, not on the first page load, when plotly is missing
@@ -238,7 +323,7 @@ class DashboardApp:
         query = environ.get("QUERY_STRING", "")
         gzip_ok = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
         if path == "/api/records":
-            return self._records(query, gzip_ok)
+            return self._records(query, gzip_ok, environ.get("HTTP_IF_NONE_MATCH", ""))
         if query:
             return _text("400 Bad Request", "this resource takes no parameters\n")
         if path == "/":
@@ -278,7 +363,7 @@ class DashboardApp:
             return True
         return False
 
-    def _records(self, query: str, gzip_ok: bool) -> tuple[str, list[tuple[str, str]], bytes]:
+    def _records(self, query: str, gzip_ok: bool, if_none_match: str) -> Response:
         try:
             parameters = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
         except ValueError:
@@ -296,13 +381,34 @@ class DashboardApp:
         conditions = [text for text in parameters.get("where", []) if text.strip()]
         try:
             where = parse_where(conditions)
-            snapshot = self.changes.snapshot(since, prefix, where)
+            chosen_prefix = normalize_prefix(prefix)
+            # The store is looked at (at most once per min_interval) before the cache,
+            # so a change by any writer is a new generation, never a cached answer.
+            generation, after = self.changes.position(since)
+            tag = self._entity_tag(generation, gzip_ok)
+            if _tag_matches(if_none_match, tag):
+                return "304 Not Modified", [*_RECORDS_HEADERS, ("ETag", tag)], b""
+            variant = (after, chosen_prefix, tuple(conditions), gzip_ok)
+            cached = self.responses.get(generation, variant)
+            if cached is not None:
+                return cached
+            snapshot = self.changes.snapshot(since, chosen_prefix, where, refresh=False)
         except (InvalidQueryError, InvalidKeyError, InvalidCursorError) as error:
             return _json_error("400 Bad Request", str(error), gzip_ok)
         except ResultTrackerError as error:
             return _json_error("502 Bad Gateway", f"the store failed: {error}", gzip_ok)
-        status, headers, body = _json(snapshot_payload(snapshot), gzip_ok)
-        return status, headers, body
+        status, headers, body = _json_body(snapshot_body(snapshot), gzip_ok)
+        # The snapshot may be of a newer generation than the one looked up.
+        tag = self._entity_tag(snapshot.generation, gzip_ok)
+        response = status, [*headers, ("ETag", tag)], body
+        variant = (snapshot.after, chosen_prefix, tuple(conditions), gzip_ok)
+        self.responses.put(snapshot.generation, variant, response)
+        return response
+
+    def _entity_tag(self, generation: int, gzip_ok: bool) -> str:
+        """The ``ETag`` of an answer: the state it shows (the log's epoch and
+        generation) and its coding; the URL says which records it holds."""
+        return f'"{self.changes.epoch}.{generation}{"-gzip" if gzip_ok else ""}"'
 
     def _plotly_response(self, gzip_ok: bool) -> tuple[str, list[tuple[str, str]], bytes]:
         if self._plotly is None:
@@ -326,19 +432,35 @@ def _static(content_type: str, body: bytes) -> tuple[str, list[tuple[str, str]],
     return "200 OK", [("Content-Type", content_type), ("Cache-Control", "no-cache")], body
 
 
+_RECORDS_HEADERS = (
+    ("Content-Type", "application/json; charset=utf-8"),
+    ("Cache-Control", "no-store"),
+    ("Vary", "Accept-Encoding"),
+)
+
+
 def _json(payload: Any, gzip_ok: bool) -> tuple[str, list[tuple[str, str]], bytes]:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    # A lone surrogate (from a file name that is not UTF-8, say) can only sit inside
-    # a JSON string, where backslashreplace writes it as the JSON escape \\udXXX.
-    data = body.encode("utf-8", "backslashreplace")
-    headers = [
-        ("Content-Type", "application/json; charset=utf-8"),
-        ("Cache-Control", "no-store"),
-        ("Vary", "Accept-Encoding"),
-    ]
+    return _json_body(json_bytes(payload), gzip_ok)
+
+
+def _json_body(data: bytes, gzip_ok: bool) -> tuple[str, list[tuple[str, str]], bytes]:
+    headers = list(_RECORDS_HEADERS)
     if gzip_ok and len(data) >= _GZIP_MINIMUM:
-        return "200 OK", [*headers, ("Content-Encoding", "gzip")], gzip.compress(data, 6)
+        # mtime 0: the same data is the same bytes, whenever it is compressed.
+        compressed = gzip.compress(data, 6, mtime=0)
+        return "200 OK", [*headers, ("Content-Encoding", "gzip")], compressed
     return "200 OK", headers, data
+
+
+def _tag_matches(if_none_match: str, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``tag`` (weak comparison, RFC 9110)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    return any(
+        candidate.strip().removeprefix("W/") == tag for candidate in if_none_match.split(",")
+    )
 
 
 def _json_error(status: str, message: str, gzip_ok: bool) -> Response:

@@ -1,0 +1,50 @@
+"""Smoke test of benchmarks/dashboard.py: its server part runs end to end at a tiny size.
+
+Benchmarks are not tests: nothing here looks at a time, only at the table's
+rows and the bytes of the answers, which are stable.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "dashboard.py"
+
+
+def test_a_tiny_server_run_writes_the_table(tmp_path: Path) -> None:
+    output = tmp_path / "DASHBOARD.md"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--sizes",
+            "200",
+            "300",
+            "--repeat",
+            "1",
+            "--no-browser",
+            "--output",
+            str(output),
+            "--scratch-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    table = output.read_text()
+    assert table in completed.stdout
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| `/api/records` (gzip), ms: wall (CPU) | 200 keys | 300 keys |")
+    labels = [row.split(" | ")[0].lstrip("| ") for row in rows]
+    assert labels.count("idle poll (nothing changed)") == 2
+    assert labels.count("poll after 1 change") == 2
+    # An idle poll is the same few bytes whatever the size; a full load is not.
+    small, large = (cell.split(" / ") for cell in rows[-1].split(" | ")[1:3])
+    assert small[1] == large[1]
+    assert int(small[1]) < 200
+    assert int(large[0].replace(",", "")) > int(small[0].replace(",", ""))

@@ -499,10 +499,16 @@ def _sorted_listing(store: Store, prefix: str) -> tuple[Iterator[Listed], int, l
     lower bound of its size (exact unless streamed) and the reserved names the
     listing met, if it could tell."""
     listing, reserved = store.list_versions_and_reserved(prefix)
+    return (*_in_order(store, listing), reserved)
+
+
+def _in_order(store: Store, listing: Iterable[Listed]) -> tuple[Iterator[Listed], int]:
+    """``listing`` sorted by key (streamed where the store lists in order) and a
+    lower bound of its size (exact unless streamed)."""
     if store.sorted_versions:
-        return iter(listing), SNAPSHOT_MIN_KEYS, reserved
+        return iter(listing), SNAPSHOT_MIN_KEYS
     ordered = sorted(listing)
-    return iter(ordered), len(ordered), reserved
+    return iter(ordered), len(ordered)
 
 
 def _upper_bound(prefix: str) -> str | None:
@@ -545,11 +551,7 @@ def _scan_through(
     found: Iterable[Listed],
     manifest_of: Callable[[], Manifest | None],
 ) -> Iterator[Record | CorruptResultError]:
-    if store.sorted_versions:
-        listing, size = iter(found), SNAPSHOT_MIN_KEYS
-    else:
-        ordered = sorted(found)
-        listing, size = iter(ordered), len(ordered)
+    listing, size = _in_order(store, found)
     first = next(listing, None)
     if first is None:
         return
@@ -569,11 +571,7 @@ def _scan_refreshing(
     cache: Store,
     started: datetime,
 ) -> Iterator[Record | CorruptResultError]:
-    if store.sorted_versions:
-        listing, size = iter(found), SNAPSHOT_MIN_KEYS
-    else:
-        ordered = sorted(found)
-        listing, size = iter(ordered), len(ordered)
+    listing, size = _in_order(store, found)
     first = next(listing, None)
     low = None if first is None else first.key
     known, refresh = through_cache(store, prefix, reserved, cache, started, low, size)

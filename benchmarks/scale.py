@@ -18,6 +18,9 @@ client (botocore events), by operation. Workloads, all in this one run:
 * ``compact``: writing the first snapshot (reads every key once);
 * ``cold scan after compact``: a new tracker (as a new process would be) scans
   through the snapshot, with 1 % of the keys rewritten since;
+* ``raw listing``: boto3 paging through the listing and nothing else, the
+  floor of every scan that lists (moto walks and sorts the whole bucket for each
+  page of 1,000, so its listing time grows with the bucket);
 * ``torchx key by key``: torchx's ``get`` of each key, one after the other;
   timed on ``--torchx-sample`` keys and extrapolated to all of them;
 * ``idle poll``: a change feed's poll when nothing changed;
@@ -188,6 +191,28 @@ def s3_workloads(keys: int, delay_ms: float, torchx_sample: int) -> list[dict[st
             "cold scan after compact, nothing changed",
             time.perf_counter() - started,
             counter.take(),
+        )
+
+        # The floor of any scan that lists: boto3 paging through the listing and
+        # nothing else (moto walks and sorts the whole bucket for every page).
+        lister = boto3.client(
+            "s3",
+            endpoint_url=endpoints.delayed,
+            aws_access_key_id=CREDENTIALS["key"],
+            aws_secret_access_key=CREDENTIALS["secret"],
+            region_name="us-east-1",
+        )
+        started = time.perf_counter()
+        pages = lister.get_paginator("list_objects_v2").paginate(
+            Bucket="scale", Prefix="base/", PaginationConfig={"PageSize": 1000}
+        )
+        listed = sum(len(page.get("Contents", [])) for page in pages)
+        assert listed >= keys
+        row(
+            "raw listing (boto3, every page, nothing else)",
+            time.perf_counter() - started,
+            f"{math.ceil(listed / 1000)} LIST",
+            "the floor of any scan that lists",
         )
 
         changed = max(1, keys // 100)

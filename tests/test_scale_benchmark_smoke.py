@@ -40,4 +40,5 @@ def test_quick_run_writes_the_table(tmp_path: Path) -> None:
     assert "300 GET, 1 LIST" in rows["plain scan (today)"]
     assert "2 GET, 1 LIST" in rows["cold scan after compact, nothing changed"]
     assert "| 1 LIST |" in rows["idle poll"]
+    assert "| 1 LIST |" in rows["raw listing (boto3, every page, nothing else)"]
     assert "scan with a snapshot, 1 % changed, file contents not cached" in rows

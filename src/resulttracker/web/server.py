@@ -270,6 +270,13 @@ class DashboardApp:
     allow_ip_hosts : bool
         Accept any IP literal as ``Host`` (a DNS-rebinding page always sends a
         domain name, never an IP, so this is safe to allow).
+
+    Notes
+    -----
+    While requests come, a daemon thread (:attr:`checker`, see
+    :mod:`resulttracker.web._checker`) looks at the store and ``/api/records``
+    answers from its latest look; it stops a minute after the last request, and
+    :meth:`close` (called by :class:`DashboardServer` when it shuts down) stops it.
     """
 
     def __init__(

@@ -43,6 +43,9 @@ def test_a_tiny_server_run_writes_the_table(tmp_path: Path) -> None:
     labels = [row.split(" | ")[0].lstrip("| ") for row in rows]
     assert labels.count("idle poll (nothing changed)") == 2
     assert labels.count("poll after 1 change") == 2
+    # As a page sees it: answered from the checker's latest look.
+    assert labels.count("idle poll (nothing changed), median") == 1
+    assert labels.count("idle poll / full load, as a page sees it") == 1
     # An idle poll is the same few bytes whatever the size; a full load is not.
     small, large = (cell.split(" / ") for cell in rows[-1].split(" | ")[1:3])
     assert small[1] == large[1]

@@ -78,9 +78,10 @@ def start(tracker: ResultTracker, *, refresh: float = 0.2) -> tuple[Client, Any]
 
 @pytest.fixture
 def dashboard(store: StoreHarness) -> Iterator[tuple[Client, StoreHarness]]:
-    """A dashboard on each backend, every scan fresh (``min_interval`` 0)."""
+    """A dashboard on each backend, every request looking at the store (``max_age`` 0)."""
     client, server = start(store.tracker)
     server.get_app().changes.min_interval = 0
+    server.get_app().checker.max_age = 0  # every request looks at the store itself
     yield client, store
     server.shutdown()
     server.server_close()

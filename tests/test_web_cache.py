@@ -91,6 +91,7 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashb
     client, running = start(tracker, refresh=10)
     app = running.get_app()
     app.changes.min_interval = 0
+    app.checker.max_age = 0  # every request looks at the store itself
     try:
         yield Dashboard(client, tracker, root, app, counts)
     finally:

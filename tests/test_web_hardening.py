@@ -44,6 +44,7 @@ class Running:
     def __init__(self, tracker: ResultTracker, limits: ServerLimits | None = None) -> None:
         self.app = make_app(tracker, refresh=0.2)
         self.app.changes.min_interval = 0
+        self.app.checker.max_age = 0  # every request looks at the store itself
         self.server = run_server(self.app, "127.0.0.1", 0, limits)
         self.port = self.server.server_address[1]
         self.client = Client(self.port)

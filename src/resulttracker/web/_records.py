@@ -233,6 +233,19 @@ class Snapshot:
     encoded: list[bytes] | None = None
 
 
+@dataclass
+class _Gathered:
+    """What one look at the store found, before it is applied."""
+
+    puts: list[Record]
+    removals: list[str]
+    newly_corrupt: list[CorruptResultError]
+    #: Every corrupt key (a full scan), or None: from the feed (newly_corrupt).
+    corrupt: list[CorruptEntry] | None
+    #: The JSON of each record that differs from its entry.
+    encoded: dict[str, bytes]
+
+
 class ChangeLog:
     """The store's records, each tagged with the generation in which it last changed.
 
@@ -261,7 +274,12 @@ class ChangeLog:
         # Keys put or removed in the refresh under way (to keep _view up to date).
         self._touched: set[str] = set()
         self._scanned_at = -math.inf
+        self._checked_from: float | None = None
+        self._failure: BaseException | None = None
+        # _lock guards the state answers read; _check_lock lets one look at a time
+        # run (it is held for the whole listing, _lock only to apply its outcome).
         self._lock = threading.Lock()
+        self._check_lock = threading.Lock()
         # A tracker of the backend contract is followed through its change feed:
         # an idle refresh lists the keys and reads no document.
         self._feed: Feed | None = None
@@ -273,43 +291,107 @@ class ChangeLog:
         """The number of the current state; it changes whenever an answer would."""
         return self._generation
 
+    @property
+    def checked_at(self) -> float | None:
+        """When (``time.monotonic()``) the last successful look at the store
+        began; ``None`` before the first."""
+        return self._checked_from
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The error of the last look at the store if it failed (cleared by the
+        next look that succeeds)."""
+        return self._failure
+
     def refresh(self, *, force: bool = False) -> None:
-        """Rescan the store unless the last scan is younger than ``min_interval``."""
-        with self._lock:
+        """Rescan the store unless the last scan is younger than ``min_interval``.
+
+        One look at a time (a second caller waits for the first, then usually
+        finds it young enough). The listing and the reading of documents are
+        done without the lock that answers take; only their outcome is applied
+        under it, so answers from the previous state are never held up by a
+        look at the store.
+
+        Raises
+        ------
+        ResultTrackerError
+            The store failed; kept as :attr:`failure` until a look succeeds.
+        """
+        with self._check_lock:
             if not force and time.monotonic() - self._scanned_at < self.min_interval:
                 return
-            generation = self._generation + 1
-            corrupt_before = self._corrupt
-            self._touched.clear()
+            started = time.monotonic()
             try:
-                if isinstance(self.tracker, StoreTracker):
-                    changed = self._follow_feed(self.tracker, generation)
-                else:
-                    changed = self._rescan(generation)
-            except BaseException:
-                if generation in self._changed:  # applied in part: a new state all the same
-                    self._generation = generation
+                gathered = self._gather()
+            except BaseException as error:
+                self._failure = error
                 raise
-            finally:
-                self._update_view()
-            if changed or self._corrupt != corrupt_before:
-                self._generation = generation
-            self._scanned_at = time.monotonic()
+            with self._lock:
+                self._apply(gathered)
+                self._failure = None
+                self._checked_from = started
+                self._scanned_at = time.monotonic()
 
-    def _rescan(self, generation: int) -> bool:
-        """Compare a full scan (of a tracker without a change feed) with the entries."""
-        records, corrupt = read_records(self.tracker)
-        fresh = {record.key: record for record in records}
+    def _gather(self) -> _Gathered:
+        """Look at the store (list, read) without the answers' lock: only looks
+        change the entries and they run one at a time, so reading the entries
+        here is safe. Each changed record is encoded here too."""
+        newly_corrupt: list[CorruptResultError] = []
+        corrupt: list[CorruptEntry] | None = None
+        if isinstance(self.tracker, StoreTracker):
+            if self._feed is None:
+                self._feed = self.tracker.watch(on_corrupt=self._newly_corrupt.append)
+            self._newly_corrupt.clear()
+            changes = self._feed.poll()
+            puts = [change.record for change in changes if change.record is not None]
+            removals = [change.key for change in changes if change.record is None]
+            newly_corrupt = list(self._newly_corrupt)
+        else:
+            puts, corrupt = read_records(self.tracker)
+            fresh = {record.key for record in puts}
+            removals = [key for key in self._entries if key not in fresh]
+        encoded: dict[str, bytes] = {}
+        for record in puts:
+            entry = self._entries.get(record.key)
+            if entry is None or not _same(entry.record, record):
+                encoded[record.key] = json_bytes(encode_record(record))
+        return _Gathered(puts, removals, newly_corrupt, corrupt, encoded)
+
+    def _apply(self, gathered: _Gathered) -> None:
+        """Apply a look's outcome (under the lock): a new generation if anything
+        an answer shows changed."""
+        generation = self._generation + 1
+        corrupt_before = self._corrupt
+        self._touched.clear()
         changed = False
-        for record in fresh.values():
-            changed = self._put(record, generation) or changed
-        for key in [key for key in self._entries if key not in fresh]:
-            changed = self._remove(key, generation) or changed
-        self._corrupt = corrupt
-        return changed
+        try:
+            for record in gathered.puts:
+                self._corrupt_by_key.pop(record.key, None)
+                encoded = gathered.encoded.get(record.key)
+                changed = self._put(record, generation, encoded) or changed
+            for key in gathered.removals:
+                self._corrupt_by_key.pop(key, None)
+                changed = self._remove(key, generation) or changed
+            if gathered.corrupt is not None:  # a full scan lists every corrupt key
+                self._corrupt = gathered.corrupt
+            else:
+                # A key whose document turned corrupt leaves the table, as a scan skips it.
+                for error in gathered.newly_corrupt:
+                    self._corrupt_by_key[error.key] = CorruptEntry(error.key, _reason(error))
+                    changed = self._remove(error.key, generation) or changed
+                self._corrupt = [self._corrupt_by_key[key] for key in sorted(self._corrupt_by_key)]
+        except BaseException:
+            if generation in self._changed:  # applied in part: a new state all the same
+                self._generation = generation
+            raise
+        finally:
+            self._update_view()
+        if changed or self._corrupt != corrupt_before:
+            self._generation = generation
 
-    def _put(self, record: Record, generation: int) -> bool:
-        """Keep ``record`` as changed in ``generation``, unless it is the same as before."""
+    def _put(self, record: Record, generation: int, encoded: bytes | None = None) -> bool:
+        """Keep ``record`` as changed in ``generation``, unless it is the same as
+        before (``encoded``: its JSON, if already made)."""
         key = record.key
         entry = self._entries.get(key)
         if entry is not None and _same(entry.record, record):
@@ -319,7 +401,9 @@ class ChangeLog:
         else:
             self._forget_change(key, entry.generation)
         self._touched.add(key)
-        self._entries[key] = _Entry(record, generation, json_bytes(encode_record(record)))
+        if encoded is None:
+            encoded = json_bytes(encode_record(record))
+        self._entries[key] = _Entry(record, generation, encoded)
         self._changed.setdefault(generation, set()).add(key)
         return True
 
@@ -376,29 +460,10 @@ class ChangeLog:
             )
         return self._view
 
-    def _follow_feed(self, tracker: StoreTracker, generation: int) -> bool:
-        """Apply the store's change feed (:meth:`~resulttracker.api.StoreTracker.watch`);
-        return whether anything changed."""
-        if self._feed is None:
-            self._feed = tracker.watch(on_corrupt=self._newly_corrupt.append)
-        self._newly_corrupt.clear()
-        changed = False
-        for change in self._feed.poll():
-            self._corrupt_by_key.pop(change.key, None)
-            if change.record is not None:
-                changed = self._put(change.record, generation) or changed
-            else:
-                changed = self._remove(change.key, generation) or changed
-        # A key whose document turned corrupt leaves the table, as a scan skips it.
-        for error in self._newly_corrupt:
-            self._corrupt_by_key[error.key] = CorruptEntry(error.key, _reason(error))
-            changed = self._remove(error.key, generation) or changed
-        self._corrupt = [self._corrupt_by_key[key] for key in sorted(self._corrupt_by_key)]
-        return changed
-
-    def position(self, since: str | None) -> tuple[int, int | None]:
+    def position(self, since: str | None, *, refresh: bool = True) -> tuple[int, int | None]:
         """The current generation and the one ``since`` counts changes from
-        (``None``: a full answer), after a :meth:`refresh`.
+        (``None``: a full answer), after a :meth:`refresh` (unless ``refresh``
+        is false: then from the state as it is).
 
         Raises
         ------
@@ -406,7 +471,8 @@ class ChangeLog:
             As :meth:`snapshot`.
         """
         cursor = _parse_cursor(since)
-        self.refresh()
+        if refresh:
+            self.refresh()
         with self._lock:
             return self._generation, self._generation_after(cursor)
 

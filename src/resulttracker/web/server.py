@@ -53,6 +53,7 @@ from ..api import ResultTracker
 from ..errors import InvalidKeyError, InvalidQueryError, ResultTrackerError
 from ..query import parse_where
 from ..validation import normalize_prefix
+from ._checker import StoreChecker
 from ._records import ChangeLog, InvalidCursorError, json_bytes, snapshot_body
 
 __all__ = [
@@ -269,6 +270,13 @@ class DashboardApp:
     allow_ip_hosts : bool
         Accept any IP literal as ``Host`` (a DNS-rebinding page always sends a
         domain name, never an IP, so this is safe to allow).
+
+    Notes
+    -----
+    While requests come, a daemon thread (:attr:`checker`, see
+    :mod:`resulttracker.web._checker`) looks at the store and ``/api/records``
+    answers from its latest look; it stops a minute after the last request, and
+    :meth:`close` (called by :class:`DashboardServer` when it shuts down) stops it.
     """
 
     def __init__(
@@ -286,6 +294,9 @@ class DashboardApp:
         self.allowed_hosts = {name.lower() for name in (allowed_hosts or _host_names("127.0.0.1"))}
         self.allow_ip_hosts = allow_ip_hosts
         self.changes = ChangeLog(tracker, min_interval=min(1.0, self.refresh / 2))
+        # Looks at the store in a thread of its own while pages poll (a few of
+        # their intervals, at least a minute), so that no poll waits for a listing.
+        self.checker = StoreChecker(self.changes, idle_after=max(60.0, 4 * self.refresh))
         self.responses = ResponseCache()
         self._plotly: bytes | None = None
         self._plotly_gzip: bytes | None = None
@@ -382,9 +393,9 @@ class DashboardApp:
         try:
             where = parse_where(conditions)
             chosen_prefix = normalize_prefix(prefix)
-            # The store is looked at (at most once per min_interval) before the cache,
-            # so a change by any writer is a new generation, never a cached answer.
-            generation, after = self.changes.position(since)
+            # From the latest look at the store (the checker's thread keeps looking):
+            # a change by any writer is a new generation, never a cached answer.
+            generation, after = self.checker.position(since)
             tag = self._entity_tag(generation, gzip_ok)
             if _tag_matches(if_none_match, tag):
                 return "304 Not Modified", [*_RECORDS_HEADERS, ("ETag", tag)], b""
@@ -404,6 +415,11 @@ class DashboardApp:
         variant = (snapshot.after, chosen_prefix, tuple(conditions), gzip_ok)
         self.responses.put(snapshot.generation, variant, response)
         return response
+
+    def close(self) -> None:
+        """Stop looking at the store in the background (the server does this
+        when it is closed); later requests look at it themselves."""
+        self.checker.close()
 
     def _entity_tag(self, generation: int, gzip_ok: bool) -> str:
         """The ``ETag`` of an answer: the state it shows (the log's epoch and
@@ -628,6 +644,7 @@ class DashboardServer:
         with self._lock:
             self._shutdown_requested = True
             loop, stop = self._loop, self._stop
+        self.app.close()
         if loop is None or stop is None:
             return
         try:
@@ -640,6 +657,7 @@ class DashboardServer:
         """Close the listening socket and let the worker threads end."""
         self.socket.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self.app.close()
 
     async def _serve(self) -> None:
         with self._lock:

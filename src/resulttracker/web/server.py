@@ -273,10 +273,10 @@ class DashboardApp:
 
     Notes
     -----
-    While requests come, a daemon thread (:attr:`checker`, see
+    While requests come, a daemon thread (``checker``, see
     :mod:`resulttracker.web._checker`) looks at the store and ``/api/records``
     answers from its latest look; it stops a minute after the last request, and
-    :meth:`close` (called by :class:`DashboardServer` when it shuts down) stops it.
+    :meth:`close` (called by the dashboard's server when it shuts down) stops it.
     """
 
     def __init__(

@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -24,6 +23,7 @@ from resulttracker import (
     ResultTrackerError,
     StoreError,
 )
+from resulttracker.backends.remote import open_filesystem
 from resulttracker.export import FORMATS, format_for
 from resulttracker.validation import ResultType
 
@@ -79,8 +79,12 @@ def same(got: object, expected: object) -> bool:
 
 
 def read_bytes(destination: str, options: dict[str, Any] | None = None) -> bytes:
-    with fsspec.open(destination, "rb", **(options or {})) as file:
-        data: bytes = file.read()
+    # Through the file system the library would open for the URL: on gs:// the
+    # plain JSON-API one (fsspec's default looks each bucket's type up over gRPC
+    # first, a long wait against the emulator, and leaves gRPC threads running
+    # in this process, which later fork tests inherit).
+    fs, path = open_filesystem(destination, options or {})
+    data: bytes = fs.cat_file(path)
     return data
 
 

@@ -3,7 +3,6 @@ buckets, folder markers, names that are not keys, trackers inherited through for
 
 from __future__ import annotations
 
-import gc
 import json
 import multiprocessing
 import os
@@ -200,15 +199,6 @@ def _child_puts_and_gets(tracker: FsspecResultTracker, number: int) -> None:
     assert f"child/{number}" in list(tracker.keys("child"))
 
 
-def _collect_before_fork() -> None:
-    """Free the garbage earlier tests left (clients of every store, with event
-    loops and sessions of their own) here, before forking. Collected in a
-    child instead, such leftovers crashed it once (a segfault while collecting
-    garbage) and left a pool worker spinning in a finalizer, in full-suite runs
-    only; what these tests check is the tracker that was live at the fork."""
-    gc.collect()
-
-
 def _wait_for(pid: int, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -225,7 +215,6 @@ def test_a_tracker_made_before_os_fork_works_in_the_children(object_store: Store
     tracker = object_store.tracker
     assert isinstance(tracker, FsspecResultTracker)
     tracker["parent"] = {"x": 1}  # the file system, its event loop and session are live
-    _collect_before_fork()
     children = []
     for number in range(3):
         pid = os.fork()
@@ -262,7 +251,6 @@ def test_a_tracker_made_before_a_fork_pool_works_in_its_workers(
     tracker = object_store.tracker
     tracker["parent"] = {"x": 1}
     _inherited = tracker
-    _collect_before_fork()
     try:
         with multiprocessing.get_context("fork").Pool(2) as pool:
             pids = pool.map_async(_pool_task, range(6)).get(timeout=120)

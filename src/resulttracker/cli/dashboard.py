@@ -8,7 +8,7 @@ from types import ModuleType
 import click
 
 from .app import InputError, cli, settings
-from .options import prefix_argument, where_option
+from .options import prefix_argument, seconds_option, where_option
 from .output import note, plural
 
 DASHBOARD_HINT = "the dashboard needs: pip install 'resulttracker[dashboard]'"
@@ -24,13 +24,8 @@ def _web() -> ModuleType:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
-@click.option(
-    "--refresh",
-    type=click.FloatRange(min=0, min_open=True),
-    default=5.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How often the page reloads the results.",
+@seconds_option(
+    "--refresh", default=5.0, zero=False, help="How often the page reloads the results."
 )
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
 @click.option(
@@ -47,12 +42,10 @@ def _web() -> ModuleType:
     show_default=True,
     help="Open connections; beyond it the slowest sender is dropped.",
 )
-@click.option(
+@seconds_option(
     "--request-timeout",
-    type=click.FloatRange(min=0, min_open=True),
     default=10.0,
-    show_default=True,
-    metavar="SECONDS",
+    zero=False,
     help="Time a client has to send its whole request.",
 )
 def serve(

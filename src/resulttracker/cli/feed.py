@@ -10,7 +10,7 @@ import click
 
 from ..api import StoreTracker
 from .app import CommandError, cli, settings
-from .options import prefix_argument
+from .options import prefix_argument, seconds_option
 from .output import (
     format_time,
     human,
@@ -35,14 +35,7 @@ def _store_tracker() -> StoreTracker:
 
 @cli.command()
 @prefix_argument()
-@click.option(
-    "--grace",
-    type=click.FloatRange(min=0),
-    default=600.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Remove snapshots superseded for longer than this.",
-)
+@seconds_option("--grace", default=600.0, help="Remove snapshots superseded for longer than this.")
 @output_options(default="json")
 def compact(prefix: str | None, grace: float, output_format: str) -> None:
     """Write a snapshot of the keys under PREFIX into the store.
@@ -87,23 +80,14 @@ def _change_line(row: Row) -> str:
 
 @cli.command()
 @prefix_argument()
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0, min_open=True),
-    default=2.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Time between two looks at the store.",
-)
+@seconds_option("--interval", default=2.0, zero=False, help="Time between two looks at the store.")
 @click.option(
     "--count", type=click.IntRange(min=1), default=None, metavar="N", help="Stop after N changes."
 )
-@click.option(
+@seconds_option(
     "--timeout",
     "-t",
-    type=click.FloatRange(min=0),
     default=None,
-    metavar="SECONDS",
     help="Stop after this long (exit status 0) [default: run until interrupted].",
 )
 @click.option(

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .app import CommandError, cli, parse_storage_options, settings
-from .options import dest_options, prefix_argument, where_option
+from .options import dest_options, prefix_argument, seconds_option, where_option
 from .output import ProgressBar, note, output_options, plural, write_rows
 
 #: The file formats of ``export``: those of :data:`resulttracker.export.FORMATS`,
@@ -75,12 +75,9 @@ def export_command(
     is_flag=True,
     help="Remove stray temporary files, then empty folders, older than --min-age.",
 )
-@click.option(
+@seconds_option(
     "--min-age",
-    type=click.FloatRange(min=0),
     default=60.0,
-    show_default=True,
-    metavar="SECONDS",
     help="With --fix, leave younger temporary files and folders (a write may be in progress).",
 )
 @output_options()

@@ -13,7 +13,14 @@ from .app import DEFAULT_BASE, Settings, parse_storage_options
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
-__all__ = ["complete_keys", "dest_options", "key_argument", "prefix_argument", "where_option"]
+__all__ = [
+    "complete_keys",
+    "dest_options",
+    "key_argument",
+    "prefix_argument",
+    "seconds_option",
+    "where_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +52,21 @@ def key_argument(name: str, **kwargs: Any) -> Callable[[F], F]:
 def prefix_argument() -> Callable[[F], F]:
     """The optional PREFIX argument of the commands that read many keys."""
     return click.argument("prefix", required=False, shell_complete=complete_keys)
+
+
+def seconds_option(
+    *names: str, default: float | None, help: str, zero: bool = True
+) -> Callable[[F], F]:
+    """An option of a duration in seconds, at least 0 (more than 0 unless
+    ``zero``); its default is shown unless it is ``None``."""
+    return click.option(
+        *names,
+        type=click.FloatRange(min=0, min_open=not zero),
+        default=default,
+        show_default=default is not None,
+        metavar="SECONDS",
+        help=help,
+    )
 
 
 def where_option() -> Callable[[F], F]:

@@ -22,7 +22,7 @@ from ..model import Record, ResultType
 from ..sorting import natural_key
 from ..validation import normalize_keys
 from .app import CommandError, InputError, cli, missing_base, settings
-from .options import key_argument, prefix_argument, where_option
+from .options import key_argument, prefix_argument, seconds_option, where_option
 from .output import (
     OUTPUT_FORMATS,
     Row,
@@ -268,22 +268,13 @@ def summary(
 
 @cli.command()
 @key_argument("keys", nargs=-1, required=True, metavar="KEY...")
-@click.option(
+@seconds_option(
     "--timeout",
     "-t",
-    type=click.FloatRange(min=0),
     default=None,
-    metavar="SECONDS",
     help="Give up after this long (exit status 1) [default: wait forever].",
 )
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0, min_open=True),
-    default=0.5,
-    show_default=True,
-    metavar="SECONDS",
-    help="Time between two looks at the store.",
-)
+@seconds_option("--interval", default=0.5, zero=False, help="Time between two looks at the store.")
 def wait(keys: tuple[str, ...], timeout: float | None, interval: float) -> None:
     """Block until every KEY has results.
 

@@ -419,6 +419,7 @@ def test_a_cache_folder_of_another_user_is_refused(tmp_path: Path) -> None:
     os.chown(cache, 65534, 65534)
     with pytest.raises(StoreError, match="belongs to another user"):
         list(cached(scene, cache).scan())
+    assert not list(cache.iterdir())
 
 
 def test_stores_without_version_tags_ignore_the_option(tmp_path: Path) -> None:

@@ -153,11 +153,8 @@ class ResultTrackerGroup(click.Group):
 
 
 def parse_storage_options(pairs: Iterable[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs to storage options (read as the demo reads them too).
-
-    A value that reads as JSON other than a string (``true``, ``5``, ``2.5``,
-    ``null``, ``{"region_name": "eu-west-1"}``) is passed as that value; any
-    other text is passed as a string (write ``'key="123"'`` to pass digits as text).
+    """``KEY=VALUE`` pairs to storage options, read as
+    :func:`resulttracker._options.parse_storage_options` reads them (the demo too).
 
     Raises
     ------

@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -438,3 +439,18 @@ OBJECT_STORES = ["s3", "gcs", "azure"]
 def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarness]:
     """Each object store in turn (a real server on loopback), with an empty bucket."""
     yield from _harness(request, tmp_path, request.param)
+
+
+def run_benchmark(script: str, *args: str, timeout: float = 300) -> str:
+    """Run ``benchmarks/<script>`` with ``args`` in a fresh interpreter (as a user
+    runs it) and return what it printed; a failed run fails the test with the
+    end of its error output."""
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout

@@ -3,31 +3,20 @@ workload and contestant end to end. Nothing here looks at a time."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from .conftest import AZURITE, missing_service
+from .conftest import AZURITE, missing_service, run_benchmark
 
 pytestmark = pytest.mark.slow
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "object_stores.py"
 
 
 def test_a_tiny_run_prints_every_cell() -> None:
     if not AZURITE.exists():
         missing_service(f"Azurite ({AZURITE}; `make services` installs it with npm)")
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--keys", "5", "--gets", "2", "--puts", "2", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    stdout = run_benchmark(
+        "object_stores.py", "--keys", "5", "--gets", "2", "--puts", "2", "--repeat", "1"
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")][1:]
+    rows = [line for line in stdout.splitlines() if line.startswith("| ")][1:]
     assert len(rows) == 3 * 3  # stores × workloads
     for row in rows:
         cells = [cell.strip() for cell in row.strip("|").split("|")]

@@ -7,41 +7,33 @@ runner from rotting, with the contestants a ``dev`` install has.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-RUNNER = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+from .conftest import run_benchmark
+
 CONTESTANTS = ["resulttracker", "resulttracker-sql", "raw", "torchx"]
 
 
 def test_quick_run_writes_the_table_and_the_json(tmp_path: Path) -> None:
     output = tmp_path / "out"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(RUNNER),
-            "--quick",
-            "--contestants",
-            ",".join(CONTESTANTS),
-            "--output-dir",
-            str(output),
-            "--scratch-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    stdout = run_benchmark(
+        "run.py",
+        "--quick",
+        "--contestants",
+        ",".join(CONTESTANTS),
+        "--output-dir",
+        str(output),
+        "--scratch-dir",
+        str(tmp_path),
         timeout=180,
-        check=False,
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
 
     report = json.loads((output / "results.json").read_text())
     table = (output / "RESULTS.md").read_text()
     assert table.startswith("# Benchmark results")
     header = next(line for line in table.splitlines() if line.startswith("| workload |"))
     assert header.split(" | ")[3:] == [*CONTESTANTS[:-1], "torchx |"]
-    assert table.split("\n", 2)[2] in completed.stdout  # the table is also printed
+    assert table.split("\n", 2)[2] in stdout  # the table is also printed
     for workload in report["workloads"].values():
         assert workload["title"] in table
         for name in CONTESTANTS:

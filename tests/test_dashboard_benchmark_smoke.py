@@ -6,38 +6,28 @@ rows and the bytes of the answers, which are stable.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "dashboard.py"
+from .conftest import run_benchmark
 
 
 def test_a_tiny_server_run_writes_the_table(tmp_path: Path) -> None:
     output = tmp_path / "DASHBOARD.md"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--sizes",
-            "200",
-            "300",
-            "--repeat",
-            "1",
-            "--no-browser",
-            "--output",
-            str(output),
-            "--scratch-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    stdout = run_benchmark(
+        "dashboard.py",
+        "--sizes",
+        "200",
+        "300",
+        "--repeat",
+        "1",
+        "--no-browser",
+        "--output",
+        str(output),
+        "--scratch-dir",
+        str(tmp_path),
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
     table = output.read_text()
-    assert table in completed.stdout
+    assert table in stdout
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| `/api/records` (gzip), ms: wall (CPU) | 200 keys | 300 keys |")
     labels = [row.split(" | ")[0].lstrip("| ") for row in rows]

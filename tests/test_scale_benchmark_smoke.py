@@ -6,31 +6,21 @@ counts the run reports, which are stable.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "scale.py"
+from .conftest import run_benchmark
 
 
 def test_quick_run_writes_the_table(tmp_path: Path) -> None:
     output = tmp_path / "SCALE.md"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--quick",
-            "--output",
-            str(output),
-            "--scratch-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    run_benchmark(
+        "scale.py",
+        "--quick",
+        "--output",
+        str(output),
+        "--scratch-dir",
+        str(tmp_path),
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
     table = output.read_text()
     rows = {
         line.split(" | ")[0].lstrip("| "): line

@@ -117,8 +117,10 @@ def test_second_scan_lists_and_reads_only_changed_keys_on_s3(s3: Scene, tmp_path
     s3.counting.reset()  # type: ignore[union-attr]
     assert as_model(tracker.scan("exp")) == model
     assert s3.counts() == {"LIST": 3}
-    # Nothing was ever written into the store: read-only credentials suffice.
-    assert not any(path.name.startswith(".resulttracker") for path in cache.iterdir())
+    # Nothing was ever written into the store (no snapshot file under its
+    # reserved folder): read-only credentials suffice.
+    _, reserved = s3.tracker().store.list_versions_and_reserved("")
+    assert reserved == []
 
 
 def test_cli_show_with_cache_reads_only_changed_keys(s3: Scene, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -444,15 +444,7 @@ class RemoteFiles(Store):
         return [self._fetch_sync(path) for path in paths]
 
     async def _fetch_many(self, paths: list[str]) -> list[Any]:
-        import asyncio
-
-        limit = asyncio.Semaphore(_READ_CONCURRENCY)
-
-        async def read_one(path: str) -> Any:
-            async with limit:
-                return await self._fetch(path)
-
-        return list(await asyncio.gather(*(read_one(path) for path in paths)))
+        return await _bounded_gather(self._fetch, paths)
 
     def write(self, key: str, document: bytes) -> None:
         path = self.path(key)
@@ -702,15 +694,20 @@ class RemoteFiles(Store):
         return Versioned(None, None, None) if found is None else found
 
     async def _fetch_many_versioned(self, paths: list[str]) -> list[Any]:
-        import asyncio
+        return await _bounded_gather(self._fetch_versioned, paths)
 
-        limit = asyncio.Semaphore(_READ_CONCURRENCY)
 
-        async def read_one(path: str) -> Any:
-            async with limit:
-                return await self._fetch_versioned(path)
+async def _bounded_gather(fetch: Callable[[str], Awaitable[Any]], paths: list[str]) -> list[Any]:
+    """``fetch`` of every path, in order, at most :data:`_READ_CONCURRENCY` at once."""
+    import asyncio
 
-        return list(await asyncio.gather(*(read_one(path) for path in paths)))
+    limit = asyncio.Semaphore(_READ_CONCURRENCY)
+
+    async def read_one(path: str) -> Any:
+        async with limit:
+            return await fetch(path)
+
+    return list(await asyncio.gather(*(read_one(path) for path in paths)))
 
 
 def open_destination(

@@ -41,7 +41,7 @@ from .scale_harness import (  # noqa: F401 (fixtures)
     s3_scene,
     scene_fixture,
 )
-from .test_snapshots import same_length_variant, settle
+from .test_snapshots import manifests_in, same_length_variant, settle
 
 
 def cached(scene: Scene, cache: Path) -> StoreTracker:
@@ -70,8 +70,7 @@ def cache_entry(cache: Path) -> Path:
 
 
 def manifests(cache: Path) -> list[Path]:
-    folder = cache_entry(cache) / MANIFEST_FOLDER
-    return sorted(folder.iterdir()) if folder.exists() else []
+    return manifests_in(cache_entry(cache))
 
 
 def everything_in(cache: Path) -> list[Path]:

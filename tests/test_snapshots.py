@@ -301,7 +301,8 @@ def test_corrupt_keys_stay_corrupt_through_a_snapshot(scene: Scene) -> None:
 # -- damaged, foreign, old and concurrent snapshots ----------------------------------------
 
 
-def _manifests(root: Path) -> list[Path]:
+def manifests_in(root: Path) -> list[Path]:
+    """The snapshot manifests in the folder store at ``root``."""
     folder = root / MANIFEST_FOLDER
     return sorted(folder.iterdir()) if folder.exists() else []
 
@@ -320,7 +321,7 @@ def test_a_damaged_snapshot_is_ignored_reported_and_removed(tmp_path: Path, dama
     tracker = scene.tracker()
     tracker.compact()
     root = Path(scene.base)
-    (manifest,) = _manifests(root)
+    (manifest,) = manifests_in(root)
     (part,) = _parts(root)
     if damage == "truncated part":
         part.write_bytes(part.read_bytes()[:-10])
@@ -341,7 +342,7 @@ def test_a_damaged_snapshot_is_ignored_reported_and_removed(tmp_path: Path, dama
     fixed = scene.tracker().check(fix=True)
     assert fixed.ok
     assert fixed.removed
-    assert _manifests(root) == []
+    assert manifests_in(root) == []
     assert scene.tracker().check().ok
     assert as_model(scene.tracker().scan()) == model
 
@@ -355,7 +356,7 @@ def test_foreign_snapshots_are_never_trusted(tmp_path: Path, kind: str) -> None:
     tracker = scene.tracker()
     tracker.compact()
     root = Path(scene.base)
-    (manifest,) = _manifests(root)
+    (manifest,) = manifests_in(root)
     body = json.loads(manifest.read_bytes())
     # A "newer" snapshot: its name sorts after the real one.
     newer_id = "all-9999999999999-0123456789abcdef"
@@ -439,7 +440,7 @@ def test_superseded_snapshots_and_orphan_parts_are_removed_after_the_grace_perio
     tracker = scene.tracker()
     for _ in range(3):
         tracker.compact()
-    assert len(_manifests(root)) == 3  # all younger than the grace period
+    assert len(manifests_in(root)) == 3  # all younger than the grace period
     # A compactor that died after writing a part, long ago.
     orphan = root / PART_FOLDER / "all-0000000000001-00000000000000aa" / "00000.jsonl.gz"
     orphan.parent.mkdir(parents=True)
@@ -447,7 +448,7 @@ def test_superseded_snapshots_and_orphan_parts_are_removed_after_the_grace_perio
     os.utime(orphan, (1, 1))
     report = tracker.compact(grace=0)
     assert report.removed == 3
-    assert [path.name for path in _manifests(root)] == [report.name.rpartition("/")[2]]
+    assert [path.name for path in manifests_in(root)] == [report.name.rpartition("/")[2]]
     assert not orphan.exists()
     assert len(_parts(root)) == 1
     assert as_model(scene.tracker().scan()) == model
